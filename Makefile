@@ -1,0 +1,44 @@
+# hubspoke — every target brings the locked environment up to date first.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+# A uv on PATH, or the one `pip install uv` puts beside $(PYTHON).
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+RUN := $(UV) run --locked --no-sync
+PYTEST_ARGS ?=
+
+.PHONY: help env test unit lint bench demo run-local clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+env:  ## install uv if missing, then create/update .venv from uv.lock
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
+		|| { echo "installing uv with pip"; $(PYTHON) -m pip install --quiet uv; }
+	@$(UV) sync --locked --quiet
+
+test: env lint  ## lint, then the whole suite
+	$(RUN) pytest $(PYTEST_ARGS)
+
+unit: env  ## unit tests only (seconds)
+	$(RUN) pytest tests/unit $(PYTEST_ARGS)
+
+lint: env  ## ruff, ruff format, mypy, cfn-lint
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+	@if ls infra/*.yaml >/dev/null 2>&1; then $(RUN) cfn-lint infra/*.yaml; fi
+
+bench: env  ## run every benchmark and print its figures
+	@for script in benchmarks/*.py; do echo "== $$script"; $(RUN) python "$$script"; done
+
+run-local: env  ## preprocess -> train -> evaluate on the bundled data, locally (WORKDIR=...)
+	$(RUN) hubspoke pipeline run-local breast-cancer $(if $(WORKDIR),--workdir $(WORKDIR),)
+
+demo: env  ## the main job on localcloud (today: the pipeline steps locally; see README)
+	@echo "hubspoke demo: the full hub-and-spoke journey needs localcloud and the DAGs,"
+	@echo "which are not built yet. Running what exists: the model's pipeline steps locally."
+	$(RUN) hubspoke pipeline run-local breast-cancer
+
+clean:  ## remove caches (keeps .venv)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache

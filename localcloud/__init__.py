@@ -1,0 +1,1 @@
+"""localcloud: an embedded multi-account AWS for hubspoke, built on moto."""

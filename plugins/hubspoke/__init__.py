@@ -1,0 +1,1 @@
+"""hubspoke: hub-and-spoke MLOps across AWS accounts."""

@@ -1,0 +1,165 @@
+"""``config/models.yaml``: one entry per model — pipeline, schedule, gates, deployment."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# SageMaker model package group / endpoint name rule.
+_SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_PRESETS = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly"}
+_ALARM_NAME = re.compile(r"^[^\x00-\x1f]{1,255}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MetricGate(_Strict):
+    """The quality gate a trained model must pass before it is registered in the hub."""
+
+    metric: Literal["roc_auc", "accuracy", "precision", "recall", "f1"] = "roc_auc"
+    threshold: float = Field(ge=0.0, le=1.0)
+    direction: Literal["maximize", "minimize"] = "maximize"
+    max_regression: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="how much worse than the live prod champion a challenger may be",
+    )
+
+    def passes(self, value: float) -> bool:
+        return value >= self.threshold if self.direction == "maximize" else value <= self.threshold
+
+    def within_regression(self, challenger: float, champion: float) -> bool:
+        if self.direction == "maximize":
+            return challenger >= champion - self.max_regression
+        return challenger <= champion + self.max_regression
+
+
+class _Strategy(_Strict):
+    wait_seconds: int = Field(default=0, ge=0, le=3600, description="bake time per traffic step")
+    termination_wait_seconds: int = Field(default=0, ge=0, le=3600)
+    rollback_alarms: list[str] = Field(default_factory=list)
+
+    @field_validator("rollback_alarms")
+    @classmethod
+    def _alarms(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not _ALARM_NAME.match(name):
+                raise ValueError(f"not a CloudWatch alarm name: {name!r}")
+        return value
+
+
+class AllAtOnce(_Strategy):
+    type: Literal["all-at-once"]
+
+
+class Canary(_Strategy):
+    type: Literal["canary"]
+    # AWS caps the canary step at half of the fleet.
+    canary_percent: int = Field(ge=1, le=50)
+
+
+class Linear(_Strategy):
+    type: Literal["linear"]
+    step_percent: int = Field(ge=1, le=50)
+
+
+Strategy = Annotated[AllAtOnce | Canary | Linear, Field(discriminator="type")]
+STRATEGY_TAGS = frozenset({"all-at-once", "canary", "linear"})
+
+
+class EndpointSettings(_Strict):
+    """How the model is hosted in one spoke."""
+
+    instance_type: str = Field(default="ml.m5.large", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_count: int = Field(default=1, ge=1, le=100)
+    variant_name: str = Field(default="AllTraffic", pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+    data_capture_percent: int = Field(default=0, ge=0, le=100)
+    deployment: Strategy = Field(default_factory=lambda: AllAtOnce(type="all-at-once"))
+
+
+class ValidationThresholds(_Strict):
+    """What a freshly deployed endpoint must show on held-out rows."""
+
+    sample_rows: int = Field(default=50, ge=1, le=10_000)
+    min_agreement: float = Field(default=0.99, ge=0.0, le=1.0)
+    p95_latency_ms: float = Field(default=500.0, gt=0)
+    max_error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class Approval(_Strict):
+    production: Literal["manual", "auto"] = "manual"
+
+
+class Environments(_Strict):
+    staging: EndpointSettings = EndpointSettings()
+    prod: EndpointSettings = EndpointSettings()
+
+
+class ModelConfig(_Strict):
+    """One model: where its pipeline lives, when it retrains, what it must meet, how it ships."""
+
+    name: str
+    description: str = ""
+    pipeline: str = Field(description="directory holding pipeline.py with get_pipeline()")
+    schedule: str | None = None
+    data_uri: str | None = Field(default=None, pattern=r"^s3://[a-z0-9.-]{3,63}/.+")
+    hyperparameters: dict[str, int | float | str] = Field(default_factory=dict)
+    metric_gate: MetricGate
+    approval: Approval = Approval()
+    validation: ValidationThresholds = ValidationThresholds()
+    environments: Environments = Environments()
+    owner: str = "ml-platform"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _SAGEMAKER_NAME.match(value):
+            raise ValueError(
+                "must be 1-63 letters, digits or hyphens, starting and ending with a letter "
+                "or digit (it names the SageMaker model package group and endpoints)"
+            )
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str | None) -> str | None:
+        if value is None or value in _PRESETS or croniter.is_valid(value):
+            return value
+        raise ValueError(
+            "not a cron expression or an Airflow preset (@daily, @weekly, ...); "
+            "use null for manual runs only"
+        )
+
+    @property
+    def dag_suffix(self) -> str:
+        """The model's name as it appears in DAG ids: ``retrain_<suffix>``."""
+        return self.name.replace("-", "_")
+
+
+class ModelsConfig(_Strict):
+    """The whole of ``config/models.yaml``."""
+
+    models: list[ModelConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> ModelsConfig:
+        seen: set[str] = set()
+        for model in self.models:
+            # DAG ids replace '-' with '_', so 'a-b' and 'a_b' would collide there too.
+            if model.dag_suffix in seen:
+                raise ValueError(f"model name {model.name!r} is used twice")
+            seen.add(model.dag_suffix)
+        return self
+
+    def get(self, name: str) -> ModelConfig:
+        for model in self.models:
+            if model.name == name:
+                return model
+        known = ", ".join(m.name for m in self.models)
+        raise KeyError(f"no model named {name!r} in config/models.yaml (known: {known})")
