@@ -1,0 +1,150 @@
+"""Running localcloud: one process, one port, every account.
+
+``LocalCloud`` starts moto's server app behind the :class:`~localcloud.gateway.Gateway` on a
+background thread; tests start it in-process on a free port, ``hubspoke localcloud serve``
+runs it in the foreground.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import threading
+from typing import TYPE_CHECKING
+
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from localcloud.credentials import CredentialStore, Session
+from localcloud.directory import Directory
+from localcloud.gateway import AllowAll, Authorizer, Gateway
+from localcloud.sts import StsHandler
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+DEFAULT_PORT = 4599
+DEFAULT_HOST = "127.0.0.1"
+MANAGEMENT_ACCOUNT = "123456789012"
+
+
+class _QuietHandler(MotoRequestHandler):
+    """Moto's request handler without a log line per request (the gateway logs denials)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return
+
+
+class PortBusyError(RuntimeError):
+    """The port is taken by another program."""
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno in {errno.EADDRINUSE, errno.EACCES}:
+                return False
+            raise
+    return True
+
+
+class LocalCloud:
+    """The embedded multi-account AWS. Not thread-safe to start twice in one process:
+    moto keeps its state in module globals."""
+
+    def __init__(
+        self,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        *,
+        region: str = "us-east-1",
+        management_account: str = MANAGEMENT_ACCOUNT,
+        authorizer_factory: Callable[[LocalCloud], Authorizer] | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.region = region
+        self.credentials = CredentialStore()
+        self.directory = Directory()
+        self.admin: Session = self.credentials.issue_root(management_account)
+        self.authorizer: Authorizer = (
+            authorizer_factory(self) if authorizer_factory is not None else AllowAll()
+        )
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def app(self) -> Gateway:
+        return Gateway(
+            DomainDispatcherApplication(create_backend_app),
+            self.credentials,
+            self.authorizer,
+            handlers={"sts": StsHandler(self.credentials, self.directory)},
+        )
+
+    def start(self) -> LocalCloud:
+        if self.port and not port_is_free(self.host, self.port):
+            raise PortBusyError(
+                f"port {self.port} on {self.host} is already in use; stop what holds it "
+                "or pick another with --port"
+            )
+        self._server = make_server(
+            self.host, self.port, self.app(), threaded=True, request_handler=_QuietHandler
+        )
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="localcloud", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self.start()
+        assert self._thread is not None
+        try:
+            while self._thread.is_alive():
+                self._thread.join(timeout=0.5)
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def __enter__(self) -> LocalCloud:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def session_env(self, session: Session) -> dict[str, str]:
+        return session.as_env(self.region, self.url)
+
+    def boto3_session(self, session: Session | None = None):
+        """A boto3 session signing as ``session`` (default: the management admin)."""
+        import boto3
+
+        session = session or self.admin
+        return boto3.Session(
+            aws_access_key_id=session.access_key_id,
+            aws_secret_access_key=session.secret_access_key,
+            aws_session_token=session.session_token,
+            region_name=self.region,
+        )
+
+    def client(self, service: str, session: Session | None = None):
+        return self.boto3_session(session).client(service, endpoint_url=self.url)
