@@ -48,6 +48,8 @@ class AllowAll:
         return None
 
 
+CONTROL_PREFIX = "/_localcloud/"
+ControlHandler = Callable[[str, str, bytes], tuple[int, dict[str, str], bytes]]
 Handler = Callable[["Session", AwsRequest], tuple[int, dict[str, str], bytes] | None]
 
 
@@ -108,12 +110,15 @@ class Gateway:
         credentials: CredentialStore,
         authorizer: Authorizer,
         handlers: dict[str, Handler] | None = None,
+        control: ControlHandler | None = None,
     ) -> None:
         self.backend = backend
         self.credentials = credentials
         self.authorizer = authorizer
         # service name → handler answering what moto must not (returns None to fall through).
         self.handlers = handlers or {}
+        # localcloud's own API under /_localcloud/ (credentials, health): not AWS, unsigned.
+        self.control = control
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         body = _read_body(environ)
@@ -125,6 +130,13 @@ class Gateway:
             return self._respond(
                 start_response, 404, {"Content-Type": "text/plain"}, b"Not Found\n"
             )
+        if path.startswith(CONTROL_PREFIX):
+            if self.control is None:
+                return self._respond(start_response, 404, {}, b"")
+            status, out_headers, out_body = self.control(
+                environ["REQUEST_METHOD"], path[len(CONTROL_PREFIX) :], body
+            )
+            return self._respond(start_response, status, out_headers, out_body)
         query_pairs = _query_pairs(query)
         try:
             signed = parse_authorization(headers, query_pairs)

@@ -19,6 +19,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from localcloud.control import ControlApi
 from localcloud.credentials import CredentialStore, Session
 from localcloud.directory import Directory
 from localcloud.gateway import AllowAll, Authorizer, Gateway
@@ -27,7 +28,7 @@ from localcloud.sts import StsHandler
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-DEFAULT_PORT = 4599
+DEFAULT_PORT = 4599  # also hubspoke.cli.localcloud_cmd.DEFAULT_PORT
 DEFAULT_HOST = "127.0.0.1"
 MANAGEMENT_ACCOUNT = "123456789012"
 
@@ -89,6 +90,7 @@ class LocalCloud:
             self.credentials,
             self.authorizer,
             handlers={"sts": StsHandler(self.credentials, self.directory)},
+            control=ControlApi(self),
         )
 
     def start(self) -> LocalCloud:
@@ -108,7 +110,9 @@ class LocalCloud:
         return self
 
     def serve_forever(self) -> None:
-        self.start()
+        """Block until interrupted (starting first if :meth:`start` was not called)."""
+        if self._thread is None:
+            self.start()
         assert self._thread is not None
         try:
             while self._thread.is_alive():

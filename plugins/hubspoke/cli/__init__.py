@@ -15,6 +15,7 @@ from hubspoke.cli.errors import run_cli
 # (module, attribute) of every command group or command, in help order.
 COMMANDS: list[tuple[str, str]] = [
     ("hubspoke.cli.config_cmd", "config"),
+    ("hubspoke.cli.localcloud_cmd", "localcloud"),
 ]
 
 

@@ -33,6 +33,8 @@ def check(directory: Path | None, as_json: bool) -> None:
         payload = {"accounts": accounts.model_dump(), "models": models.model_dump()}
         click.echo(json.dumps(payload, indent=2))
         return
-    click.echo(f"{directory / 'accounts.yaml'}: ok ({accounts.region}, hub {accounts.accounts.hub.id})")
+    click.echo(
+        f"{directory / 'accounts.yaml'}: ok ({accounts.region}, hub {accounts.accounts.hub.id})"
+    )
     names = ", ".join(m.name for m in models.models)
     click.echo(f"{directory / 'models.yaml'}: ok ({len(models.models)} model(s): {names})")

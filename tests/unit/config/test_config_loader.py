@@ -61,7 +61,8 @@ BAD_MODELS = [
     ),
     (
         lambda m: m["environments"]["prod"]["deployment"].update(canary_percent=80),
-        "models[0] (breast-cancer).environments.prod.deployment.canary_percent: Input should be less than or equal to 50",
+        "models[0] (breast-cancer).environments.prod.deployment.canary_percent: "
+        "Input should be less than or equal to 50",
     ),
     (
         lambda m: m["environments"]["prod"]["deployment"].update(type="rolling"),
