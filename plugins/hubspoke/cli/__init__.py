@@ -15,7 +15,10 @@ from hubspoke.cli.errors import run_cli
 # (module, attribute) of every command group or command, in help order.
 COMMANDS: list[tuple[str, str]] = [
     ("hubspoke.cli.config_cmd", "config"),
+    ("hubspoke.cli.governance", "governance"),
+    ("hubspoke.cli.iam", "iam"),
     ("hubspoke.cli.localcloud_cmd", "localcloud"),
+    ("hubspoke.cli.pipeline_cmd", "pipeline"),
 ]
 
 

@@ -1,0 +1,1 @@
+"""Local SageMaker runtime: run step scripts under the container contract."""

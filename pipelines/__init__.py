@@ -1,0 +1,1 @@
+"""Model pipelines: one package per model, each with self-contained step scripts."""

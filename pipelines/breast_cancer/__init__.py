@@ -1,0 +1,1 @@
+"""The breast-cancer model: diagnostic data set, step scripts and serving functions."""
