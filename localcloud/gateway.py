@@ -10,6 +10,7 @@ decision (trust policy, SCPs), not storage.
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -20,6 +21,8 @@ from localcloud.sigv4 import SignatureError, parse_authorization, verify
 
 if TYPE_CHECKING:
     from localcloud.credentials import CredentialStore, Session
+
+log = logging.getLogger("localcloud")
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -40,11 +43,17 @@ class Authorizer(Protocol):
     def authorize(self, session: Session, request: AwsRequest) -> Denial | None:
         """None to allow; a :class:`Denial` worded as AWS words it otherwise."""
 
+    def after(self, session: Session, request: AwsRequest) -> None:
+        """Called once the store has handled an allowed request."""
+
 
 class AllowAll:
     """Enforcement switched off (``--no-enforce``): authentication still applies."""
 
     def authorize(self, session: Session, request: AwsRequest) -> Denial | None:
+        return None
+
+    def after(self, session: Session, request: AwsRequest) -> None:
         return None
 
 
@@ -121,6 +130,19 @@ class Gateway:
         self.control = control
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            return self._handle(environ, start_response)
+        except Exception as exc:  # a localcloud bug must still answer in the caller's protocol
+            log.exception(
+                "localcloud failed on %s %s",
+                environ.get("REQUEST_METHOD"),
+                environ.get("PATH_INFO"),
+            )
+            return self._error(
+                start_response, "sts", 500, "InternalFailure", f"localcloud error: {exc!r}"
+            )
+
+    def _handle(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         body = _read_body(environ)
         path, query = _raw_target(environ)
         headers = _headers(environ)
@@ -193,7 +215,7 @@ class Gateway:
                 "The security token included in the request is expired",
             )
         request = AwsRequest.decode(
-            service, environ["REQUEST_METHOD"], path, headers, body, query_pairs
+            service, environ["REQUEST_METHOD"], path, headers, body, query_pairs, signed.region
         )
         denial = self.authorizer.authorize(session, request)
         if denial is not None:
@@ -212,7 +234,10 @@ class Gateway:
                 status, out_headers, out_body = answer
                 return self._respond(start_response, status, out_headers, out_body)
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = session.account
-        return self.backend(environ, start_response)
+        response = self.backend(environ, start_response)
+        # moto has applied the change by now: let the authorizer see policies as they are.
+        self.authorizer.after(session, request)
+        return response
 
     def _error(
         self,

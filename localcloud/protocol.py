@@ -49,6 +49,7 @@ class AwsRequest:
     body: bytes
     query_pairs: list[tuple[str, str]]
     params: dict[str, Any] = field(default_factory=dict)
+    region: str = "us-east-1"
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     @classmethod
@@ -60,8 +61,9 @@ class AwsRequest:
         headers: dict[str, str],
         body: bytes,
         query_pairs: list[tuple[str, str]],
+        region: str = "us-east-1",
     ) -> AwsRequest:
-        request = cls(service, None, method, path, headers, body, query_pairs)
+        request = cls(service, None, method, path, headers, body, query_pairs, region=region)
         protocol = protocol_of(service)
         if protocol == "json":
             target = headers.get("x-amz-target", "")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import socket
 import threading
-from typing import TYPE_CHECKING
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -19,14 +18,12 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from localcloud.authz.enforcer import Enforcer
 from localcloud.control import ControlApi
 from localcloud.credentials import CredentialStore, Session
 from localcloud.directory import Directory
 from localcloud.gateway import AllowAll, Authorizer, Gateway
 from localcloud.sts import StsHandler
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 DEFAULT_PORT = 4599  # also hubspoke.cli.localcloud_cmd.DEFAULT_PORT
 DEFAULT_HOST = "127.0.0.1"
@@ -66,7 +63,8 @@ class LocalCloud:
         *,
         region: str = "us-east-1",
         management_account: str = MANAGEMENT_ACCOUNT,
-        authorizer_factory: Callable[[LocalCloud], Authorizer] | None = None,
+        enforce: bool = True,
+        known_accounts: list[str] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -74,11 +72,25 @@ class LocalCloud:
         self.credentials = CredentialStore()
         self.directory = Directory()
         self.admin: Session = self.credentials.issue_root(management_account)
-        self.authorizer: Authorizer = (
-            authorizer_factory(self) if authorizer_factory is not None else AllowAll()
-        )
+        self.management_account = management_account
+        self.known_accounts = list(known_accounts or [])
+        self.enforcer: Enforcer | None = None
+        self.authorizer: Authorizer
+        if enforce:
+            self.enforcer = Enforcer(self.accounts, management_account)
+            self.authorizer = self.enforcer
+        else:
+            self.authorizer = AllowAll()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+
+    def accounts(self) -> list[str]:
+        """Every account localcloud knows: configured ones and any moto has state for."""
+        from moto.iam.models import iam_backends
+
+        seen = [self.management_account, *self.known_accounts]
+        seen += [a for a in list(iam_backends.keys()) if a.isdigit() and len(a) == 12]
+        return list(dict.fromkeys(seen))
 
     @property
     def url(self) -> str:
@@ -134,6 +146,10 @@ class LocalCloud:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def root_session(self, account: str) -> Session:
+        """A key of ``account``'s root user (bootstrap and tests act as the account owner)."""
+        return self.credentials.issue_root(account)
 
     def session_env(self, session: Session) -> dict[str, str]:
         return session.as_env(self.region, self.url)

@@ -28,7 +28,7 @@ _BUCKET_SUBRESOURCES = {
     "versions": ("ListBucketVersions", None, None),
 }
 
-KmsKeyOf = Callable[[str], "str | None"]
+KmsKeyOf = Callable[[str, "str | None"], "str | None"]  # (bucket, key) → KMS key ARN
 
 
 def _split(path: str) -> tuple[str, str]:
@@ -76,7 +76,7 @@ def s3_checks(
         return [Check(f"s3:{method.title()}Object", object_arn)]
     key_arn = headers.get("x-amz-server-side-encryption-aws-kms-key-id")
     if key_arn is None and bucket_kms_key is not None:
-        key_arn = bucket_kms_key(bucket)
+        key_arn = bucket_kms_key(bucket, key if method in {"GET", "HEAD"} else None)
     if kms_action and key_arn:
         checks.append(
             Check(kms_action, key_arn, {"kms:ViaService": "s3.amazonaws.com"}, implied=True)

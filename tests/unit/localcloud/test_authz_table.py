@@ -43,11 +43,11 @@ def test_s3_operations(method: str, path: str, query: dict[str, str], expected: 
 
 def test_s3_sse_kms_reads_and_writes_need_the_key() -> None:
     key = "arn:aws:kms:us-east-1:111111111111:key/k1"
-    read = s3_checks("GET", "/hub/models/m.tar.gz", {}, {}, lambda bucket: key)
+    read = s3_checks("GET", "/hub/models/m.tar.gz", {}, {}, lambda bucket, obj: key)
     assert read[1] == Check(
         "kms:Decrypt", key, {"kms:ViaService": "s3.amazonaws.com"}, implied=True
     )
-    write = s3_checks("PUT", "/hub/models/m.tar.gz", {}, {}, lambda bucket: key)
+    write = s3_checks("PUT", "/hub/models/m.tar.gz", {}, {}, lambda bucket, obj: key)
     assert write[1].action == "kms:GenerateDataKey"
     copy = s3_checks("PUT", "/hub/models/m", {}, {"x-amz-copy-source": "/dev/out/model.tar.gz"})
     assert Check("s3:GetObject", "arn:aws:s3:::dev/out/model.tar.gz") in copy
