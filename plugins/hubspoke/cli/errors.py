@@ -20,7 +20,8 @@ class UserError(click.ClickException):
 
 def run_cli(group: click.Group) -> None:
     try:
-        group.main(standalone_mode=False)
+        # Without standalone mode click returns what ctx.exit(code) asked for.
+        code = group.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
@@ -32,3 +33,5 @@ def run_cli(group: click.Group) -> None:
         sys.exit(2)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -120,7 +120,8 @@ def world(infra_dir: Path | None, config_directory: Path | None, as_json: bool) 
     click.echo(f"SCPs: {', '.join(data['scps']) or '-'}")
     click.echo("principals:")
     for arn, entry in data["principals"].items():
-        click.echo(f"  {arn}  ({len(entry['policies'])} policies)")
+        count = len(entry["policies"])
+        click.echo(f"  {arn}  ({count} {'policy' if count == 1 else 'policies'})")
     click.echo("resource policies:")
     for arn, entry in data["resources"].items():
         statements = len(entry["policy"].get("Statement") or [])

@@ -12,6 +12,7 @@ import click
 from hubspoke.cli.errors import UserError
 from hubspoke.cli.governance import config_option, infra_option, load_model
 from hubspoke.config import ConfigError, config_dir, load_accounts
+from hubspoke.iam.arn import is_service_principal, try_parse_arn
 
 if TYPE_CHECKING:
     from hubspoke.iam import World
@@ -41,8 +42,6 @@ def parse_context(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _validate(world: World, principal: str, action: str, resource: str) -> None:
-    from hubspoke.iam.arn import is_service_principal, try_parse_arn
-
     if not _ACTION.match(action):
         raise UserError(f"--action {action!r} is not an IAM action like sagemaker:CreateModel")
     if resource != "*" and try_parse_arn(resource) is None:
@@ -61,22 +60,16 @@ def _validate(world: World, principal: str, action: str, resource: str) -> None:
     if parsed.resource == "root":
         return
     parts = parsed.resource.split("/")
-    kind, name = (
-        ("role", parts[1])
-        if parts[0] == "assumed-role" and len(parts) > 2
-        else (
-            parts[0],
-            parts[-1],
-        )
-    )
+    if parts[0] == "assumed-role" and len(parts) > 2:
+        kind, name = "role", parts[1]
+    else:
+        kind, name = parts[0], parts[-1]
     if kind not in ("role", "user") or world.find(parsed.account, kind, name) is None:
         known = ", ".join(sorted(world.principals)) or "none"
         raise UserError(f"--principal {principal}: unknown principal (the world knows: {known})")
 
 
 def _default_region(resource: str, world_file: Path | None, directory: Path | None) -> str:
-    from hubspoke.iam.arn import try_parse_arn
-
     parsed = try_parse_arn(resource) if resource != "*" else None
     if parsed is not None and parsed.region:
         return parsed.region
