@@ -232,6 +232,8 @@ class Gateway:
             answer = handler(session, request)
             if answer is not None:
                 status, out_headers, out_body = answer
+                if status < 300:
+                    self.authorizer.after(session, request)
                 return self._respond(start_response, status, out_headers, out_body)
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = session.account
         response = self.backend(environ, start_response)

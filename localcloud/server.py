@@ -23,6 +23,7 @@ from localcloud.control import ControlApi
 from localcloud.credentials import CredentialStore, Session
 from localcloud.directory import Directory
 from localcloud.gateway import AllowAll, Authorizer, Gateway
+from localcloud.sagemaker.group_policies import GroupPolicies
 from localcloud.sts import StsHandler
 
 DEFAULT_PORT = 4599  # also hubspoke.cli.localcloud_cmd.DEFAULT_PORT
@@ -74,10 +75,13 @@ class LocalCloud:
         self.admin: Session = self.credentials.issue_root(management_account)
         self.management_account = management_account
         self.known_accounts = list(known_accounts or [])
+        self.group_policies = GroupPolicies()
         self.enforcer: Enforcer | None = None
         self.authorizer: Authorizer
         if enforce:
-            self.enforcer = Enforcer(self.accounts, management_account)
+            self.enforcer = Enforcer(
+                self.accounts, management_account, self.group_policies.as_resources
+            )
             self.authorizer = self.enforcer
         else:
             self.authorizer = AllowAll()
@@ -101,7 +105,10 @@ class LocalCloud:
             DomainDispatcherApplication(create_backend_app),
             self.credentials,
             self.authorizer,
-            handlers={"sts": StsHandler(self.credentials, self.directory)},
+            handlers={
+                "sts": StsHandler(self.credentials, self.directory),
+                "sagemaker": self.group_policies.handle,
+            },
             control=ControlApi(self),
         )
 

@@ -22,6 +22,9 @@ _ALLOW_ALL = {
 }
 
 
+_SCP = "SERVICE_CONTROL_POLICY"
+
+
 def _doc(text: str | bytes | dict[str, Any] | None) -> dict[str, Any] | None:
     if text is None or text == "":
         return None
@@ -85,14 +88,14 @@ def _organization(management: str) -> tuple[dict[str, Any] | None, dict[str, Any
         return None, {}
     scps: dict[str, Any] = {}
     for policy in backend.policies:
-        if policy.type == "SERVICE_CONTROL_POLICY":
+        if policy.type == _SCP:
             scps[str(policy.name)] = _doc(policy.content)
 
     def node(ou: Any) -> dict[str, Any]:
         return {
             "id": ou.id,
             "name": ou.name,
-            "policies": [p.name for p in ou.attached_policies],
+            "policies": [p.name for p in ou.attached_policies if p.type == _SCP],
             "accounts": [a.id for a in backend.accounts if a.parent_id == ou.id],
             "children": [node(child) for child in backend.ou if child.parent_id == ou.id],
         }
@@ -103,7 +106,7 @@ def _organization(management: str) -> tuple[dict[str, Any] | None, dict[str, Any
         "management_account": org.master_account_id,
         "root": node(root),
         "account_policies": {
-            a.id: [p.name for p in a.attached_policies]
+            a.id: [p.name for p in a.attached_policies if p.type == _SCP]
             for a in backend.accounts
             if a.attached_policies
         },
