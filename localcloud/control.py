@@ -29,7 +29,18 @@ class ControlApi:
             return _json(200, {"status": "ok", "region": self.cloud.region})
         if path == "sessions" and method == "POST":
             return self._session(body)
+        if path == "bootstrap" and method == "POST":
+            return self._bootstrap()
         return _json(404, {"error": f"no such localcloud endpoint: {method} /{path}"})
+
+    def _bootstrap(self) -> Response:
+        from localcloud.bootstrap import bootstrap
+
+        try:
+            report = bootstrap(self.cloud)
+        except (ValueError, NotImplementedError) as exc:  # a template or config problem
+            return _json(400, {"error": str(exc)})
+        return _json(200, {"changes": report.changes, "seconds": round(report.seconds, 3)})
 
     def _session(self, body: bytes) -> Response:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import socket
 import threading
+from typing import Any
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -86,6 +87,7 @@ class LocalCloud:
         else:
             self.authorizer = AllowAll()
         self._server: BaseWSGIServer | None = None
+        self._shared: Any = None
         self._thread: threading.Thread | None = None
 
     def accounts(self) -> list[str]:
@@ -173,5 +175,18 @@ class LocalCloud:
             region_name=self.region,
         )
 
-    def client(self, service: str, session: Session | None = None):
-        return self.boto3_session(session).client(service, endpoint_url=self.url)
+    def client(self, service: str, session: Session | None = None) -> Any:
+        """A boto3 client of ``service`` signing as ``session`` (default: the admin)."""
+        import boto3
+
+        session = session or self.admin
+        if self._shared is None:
+            # One boto3 session keeps the parsed service models: clients are then cheap.
+            self._shared = boto3.Session(region_name=self.region)
+        return self._shared.client(
+            service,
+            endpoint_url=self.url,
+            aws_access_key_id=session.access_key_id,
+            aws_secret_access_key=session.secret_access_key,
+            aws_session_token=session.session_token,
+        )

@@ -7,6 +7,7 @@ import shlex
 import signal
 import urllib.error
 import urllib.request
+from typing import Any
 
 import click
 
@@ -25,15 +26,23 @@ def localcloud() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=int, help="TCP port.")
 @click.option(
+    "--no-bootstrap", is_flag=True, help="Start empty instead of deploying infra/ + config/."
+)
+@click.option(
     "--no-enforce",
     is_flag=True,
     help="Debugging only: authenticate requests but skip the IAM/SCP evaluation.",
 )
-def serve(host: str, port: int, no_enforce: bool) -> None:
-    """Serve localcloud in the foreground until interrupted."""
+def serve(host: str, port: int, no_bootstrap: bool, no_enforce: bool) -> None:
+    """Serve localcloud in the foreground until interrupted.
+
+    Unless --no-bootstrap, the organization of config/ and the stacks of infra/ are created
+    first, so the hub and spoke roles exist and `creds` works at once.
+    """
+    from localcloud.bootstrap import bootstrap
     from localcloud.server import LocalCloud, PortBusyError
 
-    cloud = LocalCloud(host, port)
+    cloud = LocalCloud(host, port, enforce=not no_enforce)
     if no_enforce:
         click.echo("warning: enforcement is OFF: every signed request is allowed", err=True)
     try:
@@ -42,6 +51,13 @@ def serve(host: str, port: int, no_enforce: bool) -> None:
         raise UserError(str(exc)) from None
     # A service manager stops us with SIGTERM: shut down as cleanly as on Ctrl-C.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if not no_bootstrap:
+        try:
+            report = bootstrap(cloud)
+        except (ValueError, NotImplementedError) as exc:
+            cloud.stop()
+            raise UserError(f"bootstrap failed: {exc}") from None
+        click.echo(f"bootstrapped {len(report.changes)} resources in {report.seconds:.1f} s")
     click.echo(f"localcloud listening on {cloud.url} (region {cloud.region})")
     click.echo(f"admin credentials: hubspoke localcloud creds --admin --endpoint {cloud.url}")
     try:
@@ -50,7 +66,25 @@ def serve(host: str, port: int, no_enforce: bool) -> None:
         click.echo("localcloud stopped")
 
 
-def _post_json(url: str, payload: dict[str, object]) -> dict[str, str]:
+@localcloud.command("bootstrap")
+@click.option("--endpoint", default=DEFAULT_ENDPOINT, show_default=True, help="localcloud URL.")
+def bootstrap_cmd(endpoint: str) -> None:
+    """Create (or converge) the organization and every infra/ stack in a running localcloud.
+
+    Idempotent: a second run changes nothing and says so.
+    """
+    report = _post_json(f"{endpoint.rstrip('/')}/_localcloud/bootstrap", {})
+    changes = list(report.get("changes", []))
+    for line in changes:
+        click.echo(f"  + {line}")
+    click.echo(
+        f"{len(changes)} change(s) in {report.get('seconds')} s"
+        if changes
+        else "already bootstrapped: nothing changed"
+    )
+
+
+def _post_json(url: str, payload: dict[str, object]) -> dict[str, Any]:
     request = urllib.request.Request(
         url,
         data=json.dumps(payload).encode(),
@@ -59,7 +93,7 @@ def _post_json(url: str, payload: dict[str, object]) -> dict[str, str]:
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            data: dict[str, str] = json.load(response)
+            data: dict[str, Any] = json.load(response)
             return data
     except urllib.error.HTTPError as exc:
         detail = json.loads(exc.read() or b"{}").get("error", exc.reason)

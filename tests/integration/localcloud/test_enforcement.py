@@ -12,7 +12,8 @@ from botocore.exceptions import ClientError
 
 from localcloud.server import LocalCloud
 
-A, B = "111111111111", "222222222222"
+# Accounts outside the bootstrapped organization: no SCPs apply to them.
+A, B = "555555555555", "666666666666"
 
 
 def _policy(*statements: dict[str, object]) -> str:
