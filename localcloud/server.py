@@ -24,6 +24,7 @@ from localcloud.control import ControlApi
 from localcloud.credentials import CredentialStore, Session
 from localcloud.directory import Directory
 from localcloud.gateway import AllowAll, Authorizer, Gateway
+from localcloud.sagemaker.dispatch import SageMakerDispatcher
 from localcloud.sagemaker.group_policies import GroupPolicies
 from localcloud.sts import StsHandler
 
@@ -109,7 +110,7 @@ class LocalCloud:
             self.authorizer,
             handlers={
                 "sts": StsHandler(self.credentials, self.directory),
-                "sagemaker": self.group_policies.handle,
+                "sagemaker": SageMakerDispatcher(self),
             },
             control=ControlApi(self),
         )

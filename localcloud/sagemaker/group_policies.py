@@ -15,8 +15,11 @@ from moto.sagemaker.models import sagemaker_backends
 from localcloud.protocol import error_response
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from localcloud.credentials import Session
     from localcloud.protocol import AwsRequest
+    from localcloud.server import LocalCloud
 
 Response = tuple[int, dict[str, str], bytes]
 
@@ -58,12 +61,6 @@ class GroupPolicies:
 
     def handle(self, session: Session, request: AwsRequest) -> Response | None:
         operation = request.operation
-        if operation not in {
-            "PutModelPackageGroupPolicy",
-            "GetModelPackageGroupPolicy",
-            "DeleteModelPackageGroupPolicy",
-        }:
-            return None
         name = str(request.params.get("ModelPackageGroupName", ""))
         arn = group_arn(name, session.account, request.region)
         if not group_exists(arn):
@@ -101,3 +98,14 @@ class GroupPolicies:
                 return _ok({"ResourcePolicy": self._policies[arn]})
             self._policies.pop(arn, None)
             return _ok({})
+
+
+def register(cloud: LocalCloud) -> dict[str, Callable[[Session, AwsRequest], Response | None]]:
+    return {
+        operation: cloud.group_policies.handle
+        for operation in (
+            "PutModelPackageGroupPolicy",
+            "GetModelPackageGroupPolicy",
+            "DeleteModelPackageGroupPolicy",
+        )
+    }
