@@ -14,7 +14,8 @@ help:  ## list the targets
 
 env:  ## install uv if missing, then create/update .venv from uv.lock
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
-		|| { echo "installing uv with pip"; $(PYTHON) -m pip install --quiet uv; }
+		|| { echo "installing uv with pip"; $(PYTHON) -m pip install --quiet uv 2>/dev/null \
+			|| $(PYTHON) -m pip install --quiet --user --break-system-packages uv; }
 	@$(UV) sync --locked --quiet
 
 test: env lint  ## lint, then the whole suite
