@@ -19,6 +19,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from localcloud import moto_patches
 from localcloud.authz.enforcer import Enforcer
 from localcloud.control import ControlApi
 from localcloud.credentials import CredentialStore, Session
@@ -38,6 +39,18 @@ class _QuietHandler(MotoRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return
+
+
+def _leave_bucket_policies_to_the_gateway() -> None:
+    """moto re-checks bucket policies itself, ignoring their conditions (so a standard
+    ``aws:SecureTransport`` deny refuses every object call); the gateway evaluates them fully."""
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def neutral(self: FakeBucket, action: str, resource: str) -> PermissionResult:
+        return PermissionResult.NEUTRAL
+
+    FakeBucket.get_permission = neutral  # type: ignore[method-assign]
 
 
 class PortBusyError(RuntimeError):
@@ -69,6 +82,7 @@ class LocalCloud:
         enforce: bool = True,
         known_accounts: list[str] | None = None,
     ) -> None:
+        moto_patches.apply()
         self.host = host
         self.port = port
         self.region = region
@@ -121,6 +135,7 @@ class LocalCloud:
                 f"port {self.port} on {self.host} is already in use; stop what holds it "
                 "or pick another with --port"
             )
+        _leave_bucket_policies_to_the_gateway()
         self._server = make_server(
             self.host, self.port, self.app(), threaded=True, request_handler=_QuietHandler
         )

@@ -17,6 +17,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("hubspoke.cli.config_cmd", "config"),
     ("hubspoke.cli.governance", "governance"),
     ("hubspoke.cli.iam", "iam"),
+    ("hubspoke.cli.ledger_cmd", "ledger"),
     ("hubspoke.cli.localcloud_cmd", "localcloud"),
     ("hubspoke.cli.pipeline_cmd", "pipeline"),
 ]
