@@ -1,0 +1,1 @@
+"""How hubspoke reaches each AWS account: one Airflow connection per account."""
