@@ -14,6 +14,8 @@ from hubspoke.cli.errors import run_cli
 
 # (module, attribute) of every command group or command, in help order.
 COMMANDS: list[tuple[str, str]] = [
+    ("hubspoke.cli.approval_cmd", "approve"),
+    ("hubspoke.cli.approval_cmd", "reject"),
     ("hubspoke.cli.config_cmd", "config"),
     ("hubspoke.cli.governance", "governance"),
     ("hubspoke.cli.iam", "iam"),
