@@ -42,3 +42,23 @@ def localcloud() -> Iterator[LocalCloud]:
         yield cloud
     finally:
         cloud.stop()
+
+
+@pytest.fixture
+def airflow_as_orchestrator(
+    localcloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Airflow's process credentials are the hub orchestrator's (as on MWAA) and the four
+    account connections point at localcloud."""
+    from hubspoke.aws.connections import account_connections, connection_env
+    from hubspoke.config import load_accounts
+
+    accounts = load_accounts()
+    session = localcloud.credentials.issue_role_session(accounts.orchestrator_arn, "airflow")
+    for name, value in localcloud.session_env(session).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # the connections must carry it
+    connections = account_connections(accounts, "localcloud", localcloud.url)
+    for name, value in connection_env(connections).items():
+        monkeypatch.setenv(name, value)
+    yield

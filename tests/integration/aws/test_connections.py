@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
-from hubspoke.aws.connections import account_connections, connection_env
+from hubspoke.aws.connections import account_connections
 from hubspoke.config import load_config
-from localcloud.server import LocalCloud
 
 ACCOUNTS = load_config().accounts
 
@@ -24,22 +22,6 @@ def test_aws_target_names_roles_and_nothing_local() -> None:
         account_connections(ACCOUNTS, "aws", "http://127.0.0.1:1")
     with pytest.raises(ValueError, match="needs endpoint_url"):
         account_connections(ACCOUNTS, "localcloud")
-
-
-@pytest.fixture
-def airflow_as_orchestrator(
-    localcloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[None]:
-    """Airflow's process credentials are the orchestrator's, as on MWAA."""
-    session = localcloud.credentials.issue_role_session(ACCOUNTS.orchestrator_arn, "airflow")
-    for name, value in localcloud.session_env(session).items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # the connection must carry it
-    for name, value in connection_env(
-        account_connections(ACCOUNTS, "localcloud", localcloud.url)
-    ).items():
-        monkeypatch.setenv(name, value)
-    yield
 
 
 @pytest.mark.usefixtures("airflow_as_orchestrator")

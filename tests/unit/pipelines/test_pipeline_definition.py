@@ -25,8 +25,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from hubspoke.pipeline_definition import BUILD_TIME, normalised_definition
 from pipelines.breast_cancer import pipeline as bc
-from pipelines.breast_cancer.definition import BUILD_TIME, normalised_definition
 
 REGION = "us-east-1"
 ACCOUNT = "222222222222"

@@ -1,0 +1,1 @@
+"""Thin operators: each ``execute`` calls one hubspoke function, logs, returns a small value."""

@@ -1,0 +1,1 @@
+"""Deferrable waits: each runs in the triggerer, never holding a worker slot."""
