@@ -159,3 +159,8 @@ def latest_approved(sagemaker: Any, accounts: AccountsConfig, model: ModelConfig
     )
     summaries = response.get("ModelPackageSummaryList", [])
     return str(summaries[0]["ModelPackageArn"]) if summaries else None
+
+
+def package_arn(accounts: AccountsConfig, model: ModelConfig, version: int) -> str:
+    hub = accounts.account_id("hub")
+    return f"arn:aws:sagemaker:{accounts.region}:{hub}:model-package/{model.name}/{version}"

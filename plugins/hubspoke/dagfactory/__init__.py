@@ -1,0 +1,11 @@
+"""Building each model's DAGs from its entry in config/models.yaml.
+
+Nothing here touches the network when a DAG file is parsed: the factories only read the
+configuration; every AWS call happens inside a task, through an account connection.
+"""
+
+from __future__ import annotations
+
+from hubspoke.dagfactory.retrain import retrain_dag
+
+__all__ = ["retrain_dag"]
