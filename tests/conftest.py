@@ -62,3 +62,23 @@ def airflow_as_orchestrator(
     for name, value in connection_env(connections).items():
         monkeypatch.setenv(name, value)
     yield
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Airflow's metadata database (SQLite in the test AIRFLOW_HOME), migrated once."""
+    import subprocess
+    import sys
+
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def dags() -> dict[str, object]:
+    """The DAGs of dags/, parsed by the real DagBag."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}, bag.import_errors
+    return dict(bag.dags)

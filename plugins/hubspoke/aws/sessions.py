@@ -17,7 +17,13 @@ class EndpointSession(boto3.Session):
     """A boto3 session whose clients and resources default to one endpoint."""
 
     def __init__(self, base: boto3.Session, endpoint_url: str) -> None:
-        super().__init__(botocore_session=base._session, region_name=base.region_name)
+        import botocore.session
+
+        # A fresh botocore session (boto3 may register its handlers on one only once) that
+        # shares the base session's credentials object, so provider refreshes still apply.
+        core = botocore.session.get_session()
+        core._credentials = base._session.get_credentials()
+        super().__init__(botocore_session=core, region_name=base.region_name)
         self.endpoint_url = endpoint_url
 
     def client(self, *args: Any, **kwargs: Any) -> Any:
