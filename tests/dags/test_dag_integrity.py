@@ -12,7 +12,7 @@ from hubspoke.config import load_config
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 MODELS = load_config().models.models
-EXPECTED = {f"retrain_{m.dag_suffix}" for m in MODELS}
+EXPECTED = {f"{kind}_{m.dag_suffix}" for m in MODELS for kind in ("retrain", "promote")}
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +45,24 @@ def test_every_aws_task_names_its_account_connection(bag: DagBag) -> None:
                 assert conn_id in {"aws_hub", "aws_dev", "aws_staging", "aws_prod"}, (
                     f"{dag_id}.{task.task_id} uses {conn_id!r}"
                 )
+
+
+def test_no_production_task_runs_before_both_approvals(bag: DagBag) -> None:
+    for model in MODELS:
+        dag = bag.dags[f"promote_{model.dag_suffix}"]
+        prod_tasks = [t for t in dag.tasks if t.task_id.startswith("prod.")]
+        assert prod_tasks, "the promote DAG has no prod tasks"
+        for prod_task in prod_tasks:
+            upstream = prod_task.get_flat_relative_ids(upstream=True)
+            assert {"wait_for_approval", "production_gate"} <= upstream, (
+                f"{prod_task.task_id} can run before an approval: upstream is {sorted(upstream)}"
+            )
+
+
+def test_manual_production_gate_is_a_human_in_the_loop_approval(bag: DagBag) -> None:
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+
+    for model in MODELS:
+        gate = bag.dags[f"promote_{model.dag_suffix}"].get_task("production_gate")
+        if model.approval.production == "manual":
+            assert isinstance(gate, ApprovalOperator)

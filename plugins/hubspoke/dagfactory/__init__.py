@@ -6,6 +6,7 @@ configuration; every AWS call happens inside a task, through an account connecti
 
 from __future__ import annotations
 
+from hubspoke.dagfactory.promote import promote_dag
 from hubspoke.dagfactory.retrain import retrain_dag
 
-__all__ = ["retrain_dag"]
+__all__ = ["promote_dag", "retrain_dag"]

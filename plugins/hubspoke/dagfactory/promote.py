@@ -1,0 +1,231 @@
+"""``promote_<model>``: approval → staging → validation → production gate → prod → validation."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import DAG, Param, TaskGroup, task
+
+from hubspoke.dagfactory.ledger_tasks import record_once
+from hubspoke.operators.approval import WaitForApprovalOperator
+from hubspoke.operators.deploy import DeployToSpokeOperator
+
+if TYPE_CHECKING:
+    from hubspoke.config import AccountsConfig, ModelConfig
+
+DOC = """
+### Promote `{name}`
+
+1. **resolve** the version to promote (Params: package ARN or version; default: the latest
+   approved version in the hub registry).
+2. **wait_for_approval** — deferred until an approver (role `hubspoke-approver`) approves it in
+   the registry; a rejection fails the run at once with the approver's reason.
+3. **staging** — model from the hub package (shared read-only), endpoint config, create or
+   update `{name}-staging`, verify it is live, then validate it against the offline
+   evaluation (agreement ≥ {agreement}, p95 ≤ {p95} ms).
+4. **production_gate** — {gate}.
+5. **prod** — deploy to `{name}-prod` with the configured strategy
+   ({strategy}, auto-rollback alarms), verify nothing was rolled back, validate.
+6. Every step is recorded in the hash-chained ledger (`hubspoke ledger show {name}`).
+"""
+
+
+def _gate_text(model: ModelConfig) -> str:
+    if model.approval.production == "manual":
+        return "a person approves in the Airflow UI (*Required actions*)"
+    return "automatic (config says `approval.production: auto`); recorded as such"
+
+
+def promote_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
+    default_args: dict[str, Any] = {
+        "owner": model.owner,
+        "retries": 2,
+        "retry_delay": timedelta(seconds=30),
+    }
+    with DAG(
+        dag_id=f"promote_{model.dag_suffix}",
+        description=f"Promote an approved {model.name} version through staging to prod",
+        doc_md=DOC.format(
+            name=model.name,
+            agreement=model.validation.min_agreement,
+            p95=model.validation.p95_latency_ms,
+            gate=_gate_text(model),
+            strategy=model.environments.prod.deployment.type,
+        ),
+        schedule=None,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args,
+        tags=["hubspoke", "promote", model.name],
+        params={
+            "package_arn": Param("", type="string", description="Hub model package ARN"),
+            "version": Param(0, type="integer", minimum=0, description="Or a version number"),
+        },
+    ) as dag:
+
+        @task(task_display_name="Resolve version")
+        def resolve(**context: Any) -> dict[str, Any]:
+            from hubspoke.aws.sessions import session_for
+            from hubspoke.registry import latest_approved, package_arn, package_version
+
+            params = context["params"]
+            arn = params.get("package_arn") or (
+                package_arn(accounts, model, params["version"]) if params.get("version") else None
+            )
+            if not arn:
+                arn = latest_approved(session_for("aws_hub").client("sagemaker"), accounts, model)
+            if not arn:
+                raise ValueError(
+                    f"no approved {model.name} version to promote; pass package_arn or version"
+                )
+            return {"package_arn": arn, "version": package_version(arn)}
+
+        resolved = resolve()
+        wait = WaitForApprovalOperator(
+            task_id="wait_for_approval",
+            task_display_name="Wait for registry approval",
+            package_arn=resolved["package_arn"],  # type: ignore[index]
+            poll_interval=2,
+        )
+
+        @task(task_display_name="Record approval")
+        def record_approval(approval: dict[str, Any], **context: Any) -> dict[str, Any]:
+            record_once(
+                accounts,
+                model.name,
+                "approved",
+                actor=approval.get("approver") or accounts.approver_arn,
+                version=approval["version"],
+                details={"description": approval.get("description", "")},
+                run_id=context["run_id"],
+            )
+            return approval
+
+        approved = record_approval(wait.output)
+        previous: Any = approved
+        for environment in ("staging", "prod"):
+            with TaskGroup(group_id=environment) as group:
+                deploy = DeployToSpokeOperator(
+                    task_id="deploy",
+                    task_display_name=f"Deploy to {environment}",
+                    model=model,
+                    accounts=accounts,
+                    environment=environment,
+                    package_arn=resolved["package_arn"],  # type: ignore[index]
+                )
+
+                @task(task_display_name=f"Validate {environment}")
+                def validate(
+                    deployed: dict[str, Any], environment: str = environment, **context: Any
+                ) -> dict[str, Any]:
+                    from hubspoke.aws.sessions import session_for
+                    from hubspoke.validation import validate_endpoint
+
+                    hub = session_for("aws_hub")
+                    described = hub.client("sagemaker").describe_model_package(
+                        ModelPackageName=deployed["package_arn"]
+                    )
+                    stats = described["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+                    bucket, _, key = stats.removeprefix("s3://").partition("/")
+                    rows = (
+                        hub.client("s3")
+                        .get_object(Bucket=bucket, Key=key.rsplit("/", 1)[0] + "/predictions.csv")[
+                            "Body"
+                        ]
+                        .read()
+                    )
+                    runtime = session_for(f"aws_{environment}").client("sagemaker-runtime")
+                    report = validate_endpoint(
+                        runtime, deployed["endpoint"], rows, model.validation
+                    )
+                    for event, details in (
+                        (
+                            "deployed",
+                            {
+                                "endpoint": deployed["endpoint"],
+                                "config": deployed["config"],
+                                "strategy": getattr(
+                                    model.environments, environment
+                                ).deployment.type,
+                            },
+                        ),
+                        ("validated", report.as_dict()),
+                    ):
+                        record_once(
+                            accounts,
+                            model.name,
+                            event,
+                            actor=accounts.orchestrator_arn,
+                            version=deployed["version"],
+                            environment=environment,
+                            details=details,
+                            run_id=context["run_id"],
+                        )
+                    return {**deployed, "validation": report.as_dict()}
+
+                validate(deploy.output)
+            if environment == "prod":
+                gate = _production_gate(model)
+
+                @task(task_display_name="Record production approval")
+                def record_gate(approval: Any, **context: Any) -> None:
+                    chooser = "auto (config)"
+                    if isinstance(approval, dict):
+                        responder = approval.get("responded_by") or {}
+                        chooser = (
+                            f"airflow user {responder.get('name') or responder.get('id') or '?'}"
+                        )
+                    version = context["ti"].xcom_pull(task_ids="resolve")["version"]
+                    record_once(
+                        accounts,
+                        model.name,
+                        "approved",
+                        actor=chooser,
+                        version=version,
+                        environment="prod",
+                        run_id=context["run_id"],
+                    )
+
+                recorded = record_gate(gate.output)
+                previous >> gate
+                gate >> recorded >> group
+            else:
+                previous >> group
+            previous = group
+
+        @task(task_display_name="Record promotion")
+        def promoted(**context: Any) -> None:
+            version = context["ti"].xcom_pull(task_ids="resolve")["version"]
+            record_once(
+                accounts,
+                model.name,
+                "promoted",
+                actor=accounts.orchestrator_arn,
+                version=version,
+                environment="prod",
+                run_id=context["run_id"],
+            )
+
+        previous >> promoted()
+    return dag
+
+
+def _production_gate(model: ModelConfig) -> Any:
+    if model.approval.production == "manual":
+        return ApprovalOperator(
+            task_id="production_gate",
+            task_display_name="Production approval",
+            subject=f"Promote {model.name} to production?",
+            body="Staging is deployed and validated. Approve to deploy to prod with "
+            f"{model.environments.prod.deployment.type} and auto-rollback.",
+            fail_on_reject=True,
+        )
+
+    @task(task_id="production_gate", task_display_name="Production approval (auto)")
+    def auto_gate() -> str:
+        return "auto"
+
+    return auto_gate()
