@@ -26,7 +26,9 @@ from localcloud.credentials import CredentialStore, Session
 from localcloud.directory import Directory
 from localcloud.gateway import AllowAll, Authorizer, Gateway
 from localcloud.sagemaker.dispatch import SageMakerDispatcher
+from localcloud.sagemaker.endpoints import shutdown_endpoints
 from localcloud.sagemaker.group_policies import GroupPolicies
+from localcloud.sagemaker.invoke import invoke_handler
 from localcloud.sts import StsHandler
 
 DEFAULT_PORT = 4599  # also hubspoke.cli.localcloud_cmd.DEFAULT_PORT
@@ -39,18 +41,6 @@ class _QuietHandler(MotoRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return
-
-
-def _leave_bucket_policies_to_the_gateway() -> None:
-    """moto re-checks bucket policies itself, ignoring their conditions (so a standard
-    ``aws:SecureTransport`` deny refuses every object call); the gateway evaluates them fully."""
-    from moto.iam.access_control import PermissionResult
-    from moto.s3.models import FakeBucket
-
-    def neutral(self: FakeBucket, action: str, resource: str) -> PermissionResult:
-        return PermissionResult.NEUTRAL
-
-    FakeBucket.get_permission = neutral  # type: ignore[method-assign]
 
 
 class PortBusyError(RuntimeError):
@@ -125,6 +115,7 @@ class LocalCloud:
             handlers={
                 "sts": StsHandler(self.credentials, self.directory),
                 "sagemaker": SageMakerDispatcher(self),
+                "sagemaker-runtime": invoke_handler(self),
             },
             control=ControlApi(self),
         )
@@ -135,7 +126,6 @@ class LocalCloud:
                 f"port {self.port} on {self.host} is already in use; stop what holds it "
                 "or pick another with --port"
             )
-        _leave_bucket_policies_to_the_gateway()
         self._server = make_server(
             self.host, self.port, self.app(), threaded=True, request_handler=_QuietHandler
         )
@@ -158,6 +148,7 @@ class LocalCloud:
             self.stop()
 
     def stop(self) -> None:
+        shutdown_endpoints(self)  # no model server outlives localcloud
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -64,20 +64,23 @@ class Enforcer:
         self._accounts = accounts
         self._management = management_account
         self._extra = extra_resource_policies or dict
-        self._world: World | None = None
+        # One World per region: KMS keys and queues are regional, and a request signed for
+        # another region must not evict (or replace) the World of the home region.
+        self._worlds: dict[str, World] = {}
         self._lock = threading.Lock()
         self.evaluations = 0
 
     def invalidate(self) -> None:
         with self._lock:
-            self._world = None
+            self._worlds.clear()
 
     def world(self, region: str) -> World:
         with self._lock:
-            if self._world is None:
+            world = self._worlds.get(region)
+            if world is None:
                 data = build_world_dict(self._accounts(), self._management, region, self._extra())
-                self._world = World.from_dict(data)
-            return self._world
+                world = self._worlds[region] = World.from_dict(data)
+            return world
 
     def authorize(self, session: Session, request: AwsRequest) -> Denial | None:
         target = Target(account=session.account, region=request.region)

@@ -42,6 +42,7 @@ def s3_checks(
     query: dict[str, str],
     headers: dict[str, str],
     bucket_kms_key: KmsKeyOf | None = None,
+    region: str = "us-east-1",
 ) -> list[Check]:
     bucket, key = _split(path)
     method = method.upper()
@@ -79,7 +80,10 @@ def s3_checks(
         key_arn = bucket_kms_key(bucket, key if method in {"GET", "HEAD"} else None)
     if kms_action and key_arn:
         checks.append(
-            Check(kms_action, key_arn, {"kms:ViaService": "s3.amazonaws.com"}, implied=True)
+            # S3 calls KMS as s3.<region>.amazonaws.com, the value key policies name.
+            Check(
+                kms_action, key_arn, {"kms:ViaService": f"s3.{region}.amazonaws.com"}, implied=True
+            )
         )
     return checks
 
@@ -97,5 +101,6 @@ def _bucket_checks(method: str, bucket_arn: str, query: dict[str, str]) -> list[
         "GET": "s3:ListBucket",
         "HEAD": "s3:ListBucket",
     }.get(method, f"s3:{method.title()}Bucket")
-    context = {"s3:prefix": query["prefix"]} if "prefix" in query else {}
+    # Query values arrive as sent, percent-encoded (SDKs encode the "/" of a prefix).
+    context = {"s3:prefix": unquote(query["prefix"])} if "prefix" in query else {}
     return [Check(action, bucket_arn, context)]

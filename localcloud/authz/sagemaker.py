@@ -65,8 +65,10 @@ for _ops, _type, _param in [
         "model-package-group",
         "ModelPackageGroupName",
     ),
-    (("DescribeModelPackage",), "model-package", "ModelPackageName"),
-    (("UpdateModelPackage", "DeleteModelPackage"), "model-package", "ModelPackageArn"),
+    # DeleteModelPackage names the package in ModelPackageName, UpdateModelPackage in
+    # ModelPackageArn (SageMaker API reference).
+    (("DescribeModelPackage", "DeleteModelPackage"), "model-package", "ModelPackageName"),
+    (("UpdateModelPackage",), "model-package", "ModelPackageArn"),
     (
         (
             "DescribePipelineExecution",

@@ -30,7 +30,9 @@ def checks_for(
     service, operation, params = request.service, request.operation or "", request.params
     if service == "s3":
         query = {k: v for k, v in request.query_pairs}
-        return s3_checks(request.method, request.path, query, request.headers, bucket_kms_key)
+        return s3_checks(
+            request.method, request.path, query, request.headers, bucket_kms_key, target.region
+        )
     if service == "sagemaker-runtime":
         return runtime_checks(request.path, target)
     if service == "sagemaker":

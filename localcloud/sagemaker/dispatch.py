@@ -24,6 +24,12 @@ OperationHandler = Callable[["Session", "AwsRequest"], "Response | None"]
 # operation an earlier one claimed (checked at start-up).
 MODULES = [
     "localcloud.sagemaker.group_policies",
+    "localcloud.sagemaker.registry",
+    "localcloud.sagemaker.models_from_packages",
+    "localcloud.sagemaker.pipelines_api",
+    "localcloud.sagemaker.endpoints",
+    "localcloud.sagemaker.jobs_api",
+    "localcloud.sagemaker.pipelines_runtime",
 ]
 
 

@@ -41,11 +41,17 @@ def test_s3_operations(method: str, path: str, query: dict[str, str], expected: 
     assert s3_checks(method, path, query, {}) == [expected]
 
 
+def test_s3_prefix_condition_key_is_decoded() -> None:
+    # boto3 sends ListObjectsV2's prefix percent-encoded; policies compare the decoded value.
+    checks = s3_checks("GET", "/b-1", {"list-type": "2", "prefix": "models%2Fbench%2F"}, {})
+    assert checks == [Check("s3:ListBucket", "arn:aws:s3:::b-1", {"s3:prefix": "models/bench/"})]
+
+
 def test_s3_sse_kms_reads_and_writes_need_the_key() -> None:
     key = "arn:aws:kms:us-east-1:111111111111:key/k1"
     read = s3_checks("GET", "/hub/models/m.tar.gz", {}, {}, lambda bucket, obj: key)
     assert read[1] == Check(
-        "kms:Decrypt", key, {"kms:ViaService": "s3.amazonaws.com"}, implied=True
+        "kms:Decrypt", key, {"kms:ViaService": "s3.us-east-1.amazonaws.com"}, implied=True
     )
     write = s3_checks("PUT", "/hub/models/m.tar.gz", {}, {}, lambda bucket, obj: key)
     assert write[1].action == "kms:GenerateDataKey"
@@ -88,6 +94,12 @@ def test_approval_carries_the_status_condition_key() -> None:
             {"sagemaker:ModelApprovalStatus": "Approved"},
         )
     ]
+
+
+def test_delete_model_package_is_checked_against_the_package() -> None:
+    # DeleteModelPackage carries the package in ModelPackageName (not ModelPackageArn).
+    checks = sagemaker_checks("DeleteModelPackage", {"ModelPackageName": HUB_PACKAGE}, STAGING)
+    assert checks == [Check("sagemaker:DeleteModelPackage", HUB_PACKAGE)]
 
 
 def test_jobs_and_endpoint_configs_expose_their_kms_keys() -> None:

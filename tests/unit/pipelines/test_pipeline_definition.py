@@ -497,7 +497,7 @@ def test_import_needs_no_region_and_makes_no_aws_call() -> None:
         socket.socket.connect = refuse
         socket.create_connection = refuse
 
-        import pipelines.breast_cancer.definition
+        import hubspoke.pipeline_definition
         import pipelines.breast_cancer.pipeline as pipeline
 
         loaded = sorted(

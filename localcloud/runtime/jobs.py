@@ -1,0 +1,236 @@
+"""Processing and training jobs that really run: S3 in, the user script, S3 and logs out.
+
+A job runs on its own thread. As SageMaker does, it acts with its execution role: a session
+of that role (as if SageMaker had assumed it) signs every S3 and CloudWatch Logs call, sent
+through localcloud's own endpoint, so a role that cannot read an input fails its job with
+that AccessDenied as the ``FailureReason``. The script runs under the container contract of
+:mod:`localcloud.runtime.contract`. Status lives on moto's job record, so Describe and List
+answer from moto with what happened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shlex
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from localcloud.runtime import entrypoints, s3_staging
+from localcloud.runtime.contract import (
+    DEFAULT_TIMEOUT_SECONDS,
+    JobResult,
+    run_processing_job,
+    run_training_job,
+)
+from localcloud.runtime.job_logs import write_job_logs
+
+log = logging.getLogger("localcloud.jobs")
+
+ClientFactory = Callable[[str, str, str], Any]  # (service, role ARN, session name) → client
+
+
+class JobStopped(Exception):
+    """The job was stopped before its script ran."""
+
+
+@dataclass
+class Job:
+    """One running or finished job; ``record`` is moto's object, updated as the job goes."""
+
+    kind: str  # "processing" | "training"
+    name: str
+    request: dict[str, Any]
+    record: Any
+    workdir: Path
+    done: threading.Event = field(default_factory=threading.Event)
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+    status: str = "InProgress"
+    failure_reason: str | None = None
+
+    @property
+    def pid_file(self) -> Path:
+        return self.workdir / "pid"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _set(job: Job, **fields: Any) -> None:
+    prefix = "processing_job" if job.kind == "processing" else "training_job"
+    for key, value in fields.items():
+        setattr(job.record, key.replace("JOB", prefix), value)
+    job.record.last_modified_time = _now()
+
+
+class JobRunner:
+    """Starts, stops and tracks jobs; ``client_for`` builds clients of the job's role."""
+
+    def __init__(self, client_for: ClientFactory, python: str = sys.executable) -> None:
+        self.client_for = client_for
+        self.python = python
+        self.jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def get(self, arn: str) -> Job | None:
+        with self._lock:
+            return self.jobs.get(arn)
+
+    def start(self, kind: str, request: dict[str, Any], record: Any) -> Job:
+        name = request["ProcessingJobName" if kind == "processing" else "TrainingJobName"]
+        job = Job(kind, name, request, record, Path(tempfile.mkdtemp(prefix=f"lc-{name[:40]}-")))
+        with self._lock:
+            self.jobs[record.arn] = job
+        if kind == "processing":
+            _set(job, JOB_status="InProgress", processing_start_time=_now())
+            job.record.processing_end_time = None
+        else:
+            _set(job, JOB_status="InProgress", secondary_status="Starting")
+            job.record.training_start_time, job.record.training_end_time = _now(), None
+            job.record.final_metric_data_list = []
+            job.record.algorithm_specification = dict(request["AlgorithmSpecification"])
+            job.record.secondary_status_transitions = []
+        threading.Thread(target=self._run, args=(job,), name=f"job-{name}", daemon=True).start()
+        return job
+
+    def stop(self, job: Job) -> None:
+        """Stop ``job``: its process group is killed; it ends ``Stopped``."""
+        if job.done.is_set():
+            return
+        job.stop_requested.set()
+        _set(job, JOB_status="Stopping")
+        try:
+            pid = int(job.pid_file.read_text())
+        except (OSError, ValueError):
+            return  # not started yet: the runner checks the flag before starting the script
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+
+    def _run(self, job: Job) -> None:
+        role = job.request["RoleArn"]
+        s3 = self.client_for("s3", role, "SageMaker")
+        result: JobResult | None = None
+        try:
+            if job.kind == "processing":
+                result = self._processing(job, s3)
+            else:
+                result = self._training(job, s3)
+            if job.stop_requested.is_set():
+                status, reason = "Stopped", None
+            elif result.succeeded:
+                status, reason = "Completed", None
+            else:
+                status, reason = "Failed", result.failure_reason
+        except JobStopped:
+            status, reason = "Stopped", None
+        except (s3_staging.S3StagingError, entrypoints.EntrypointError) as exc:
+            status, reason = "Failed", str(exc)
+        except Exception as exc:  # a localcloud bug must end the job, not leave it InProgress
+            log.exception("job %s failed in localcloud", job.name)
+            status, reason = "Failed", f"InternalServerError: {exc!r}"
+        if result is not None:
+            write_job_logs(self.client_for("logs", role, "SageMaker"), job.kind, job.name, result)
+        job.status, job.failure_reason = status, reason
+        end = "processing_end_time" if job.kind == "processing" else "training_end_time"
+        _set(job, JOB_status=status, **{end: _now()})
+        if reason:
+            job.record.failure_reason = reason[:1024]
+        if job.kind == "training":
+            _set(job, secondary_status=status)
+        shutil.rmtree(job.workdir, ignore_errors=True)
+        job.done.set()
+        log.info("job %s ended %s", job.name, status)
+
+    def _launcher(self, job: Job) -> str:
+        """A Python that records its pid (its process group) first, so the job can be stopped."""
+        if job.stop_requested.is_set():
+            raise JobStopped
+        launcher = job.workdir / "python"
+        launcher.write_text(
+            "#!/bin/sh\n"
+            f"echo $$ > {shlex.quote(str(job.pid_file))}\n"
+            f'exec {shlex.quote(self.python)} "$@"\n'
+        )
+        launcher.chmod(0o755)
+        return str(launcher)
+
+    def _processing(self, job: Job, s3: Any) -> JobResult:
+        request = job.request
+        staged: dict[str, Path] = {}
+        for item in request.get("ProcessingInputs") or []:
+            s3_input = item.get("S3Input")
+            if s3_input is None:
+                raise entrypoints.EntrypointError(
+                    f"input {item.get('InputName')}: only S3Input is supported locally"
+                )
+            directory = job.workdir / "inputs" / item["InputName"]
+            s3_staging.download_prefix(s3, s3_input["S3Uri"], directory)
+            staged[s3_input["LocalPath"].rstrip("/")] = directory
+        app = request.get("AppSpecification") or {}
+        script = entrypoints.processing_script(app.get("ContainerEntrypoint") or [], staged)
+        output_config = request.get("ProcessingOutputConfig") or {}
+        outputs = {
+            out["S3Output"]["LocalPath"]: job.workdir / "outputs" / out["OutputName"]
+            for out in output_config.get("Outputs", [])
+        }
+        limits = request.get("StoppingCondition") or {}
+        result = run_processing_job(
+            script,
+            job.workdir / "job",
+            inputs=staged,
+            outputs=outputs,
+            arguments=app.get("ContainerArguments") or [],
+            env={**(request.get("Environment") or {}), "PROCESSING_JOB_NAME": job.name},
+            python=self._launcher(job),
+            timeout=float(limits.get("MaxRuntimeInSeconds", DEFAULT_TIMEOUT_SECONDS)),
+        )
+        if result.succeeded and not job.stop_requested.is_set():
+            for out in output_config.get("Outputs", []):
+                local = outputs[out["S3Output"]["LocalPath"]]
+                kms = output_config.get("KmsKeyId")
+                s3_staging.upload_dir(s3, local, out["S3Output"]["S3Uri"], kms)
+        return result
+
+    def _training(self, job: Job, s3: Any) -> JobResult:
+        request = job.request
+        _set(job, secondary_status="Downloading")
+        channels: dict[str, Path] = {}
+        for channel in request.get("InputDataConfig") or []:
+            source = (channel.get("DataSource") or {}).get("S3DataSource")
+            if source is None:
+                raise entrypoints.EntrypointError(
+                    f"channel {channel.get('ChannelName')}: only S3DataSource is supported"
+                )
+            directory = job.workdir / "channels" / channel["ChannelName"]
+            s3_staging.download_prefix(s3, source["S3Uri"], directory)
+            channels[channel["ChannelName"]] = directory
+        script = entrypoints.training_script(channels)
+        _set(job, secondary_status="Training")
+        limits = request.get("StoppingCondition") or {}
+        model_dir = job.workdir / "model"
+        result = run_training_job(
+            script,
+            job.workdir / "job",
+            channels=channels,
+            hyperparameters=request.get("HyperParameters") or {},
+            output_dir=model_dir,
+            env={**(request.get("Environment") or {}), "TRAINING_JOB_NAME": job.name},
+            python=self._launcher(job),
+            timeout=float(limits.get("MaxRuntimeInSeconds", DEFAULT_TIMEOUT_SECONDS)),
+        )
+        if result.succeeded and not job.stop_requested.is_set():
+            _set(job, secondary_status="Uploading")
+            output = request["OutputDataConfig"]
+            destination = f"{output['S3OutputPath'].rstrip('/')}/{job.name}/output"
+            s3_staging.upload_dir(s3, model_dir, destination, output.get("KmsKeyId"))
+        return result

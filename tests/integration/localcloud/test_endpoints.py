@@ -1,0 +1,546 @@
+"""Endpoints that really serve, over HTTP with the bootstrapped roles: a staging endpoint loads a
+trained model from the hub bucket as the staging execution role and answers like the model
+loaded directly; blue/green updates shift traffic, bake, and roll back on a model that cannot
+load or an alarm in ALARM, serving the old model throughout; no model server outlives
+DeleteEndpoint or localcloud's shutdown.
+
+The trained ``model.tar.gz`` holds only the model files; it is repacked with the inference
+script under ``code/`` (what the SageMaker SDK's repack does for an ``entry_point``) and the
+model names it with ``SAGEMAKER_PROGRAM`` / ``SAGEMAKER_SUBMIT_DIRECTORY``."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from botocore.exceptions import ClientError
+from moto.cloudwatch.models import cloudwatch_backends
+
+import pipelines.breast_cancer
+from hubspoke.config import load_config
+from localcloud.runtime.deployments import TIME_SCALE_ENV, traffic_steps
+from localcloud.runtime.fleet import live_processes
+from localcloud.runtime.local_run import run_pipeline_locally
+from localcloud.sagemaker.endpoints import endpoints_of
+from localcloud.server import LocalCloud
+from pipelines.breast_cancer import inference
+from pipelines.breast_cancer.dataset import export_dataset
+
+pytestmark = pytest.mark.slow
+
+ACCOUNTS = load_config().accounts
+STAGING = ACCOUNTS.account_id("staging")
+BUCKET = ACCOUNTS.artifacts_bucket
+PIPELINE_DIR = Path(pipelines.breast_cancer.__file__).parent
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+EXECUTION_ROLE = f"arn:aws:iam::{STAGING}:role/hubspoke-sagemaker-execution"
+ENVIRONMENT = {
+    "SAGEMAKER_PROGRAM": "inference.py",
+    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+}
+
+
+def _repack(model_files: dict[str, bytes], code_dir: str | None = "code/") -> bytes:
+    """A tar.gz of ``model_files`` at the root and the inference script in ``code_dir``."""
+    files = dict(model_files)
+    if code_dir is not None:
+        files[f"{code_dir}inference.py"] = Path(inference.__file__).read_bytes()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+class Staging:
+    """The hub orchestrator's view: hub bucket uploads, staging deployer clients."""
+
+    def __init__(self, cloud: LocalCloud, workdir: Path) -> None:
+        self.cloud = cloud
+        orchestrator = cloud.credentials.issue_role_session(ACCOUNTS.orchestrator_arn, "airflow")
+        self.hub_s3 = cloud.client("s3", orchestrator)
+        creds = cloud.client("sts", orchestrator).assume_role(
+            RoleArn=ACCOUNTS.deployer_arn("staging"), RoleSessionName="deploy-staging"
+        )["Credentials"]
+        session = cloud.boto3_session()
+
+        def client(service: str) -> Any:
+            return session.client(
+                service,
+                endpoint_url=cloud.url,
+                aws_access_key_id=creds["AccessKeyId"],
+                aws_secret_access_key=creds["SecretAccessKey"],
+                aws_session_token=creds["SessionToken"],
+            )
+
+        self.sagemaker, self.runtime = client("sagemaker"), client("sagemaker-runtime")
+        data_csv = export_dataset(workdir / "data.csv")
+        run = run_pipeline_locally(PIPELINE_DIR, data_csv, workdir / "run", {"n-estimators": "20"})
+        with tarfile.open(run.model_artifact) as tar:
+            self.files = {m.name.lstrip("./"): tar.extractfile(m).read() for m in tar if m.isfile()}  # type: ignore[union-attr]
+        (workdir / "model").mkdir()
+        for name, data in self.files.items():
+            (workdir / "model" / name).write_bytes(data)
+        self.direct = inference.model_fn(workdir / "model")
+        rows = data_csv.read_text().splitlines()[1:31]
+        self.payload = "\n".join(row.rsplit(",", 1)[0] for row in rows)
+        self.good = self.model("good", _repack(self.files))
+
+    def model(
+        self,
+        label: str,
+        artifact: bytes,
+        prefix: str = "models",
+        source: bytes | None = None,
+    ) -> str:
+        """Upload ``artifact`` to the hub bucket; create a staging model and config for it.
+
+        With ``source`` (a source tarball), the code comes from S3 as
+        ``SAGEMAKER_SUBMIT_DIRECTORY``, as for a framework model deployed without repacking."""
+        name = f"bc-{label}-{uuid.uuid4().hex[:8]}"
+        key = f"{prefix}/{name}/model.tar.gz"
+        self.hub_s3.put_object(Bucket=BUCKET, Key=key, Body=artifact)
+        environment = dict(ENVIRONMENT)
+        if source is not None:
+            source_key = f"{prefix}/{name}/sourcedir.tar.gz"
+            self.hub_s3.put_object(Bucket=BUCKET, Key=source_key, Body=source)
+            environment["SAGEMAKER_SUBMIT_DIRECTORY"] = f"s3://{BUCKET}/{source_key}"
+        self.sagemaker.create_model(
+            ModelName=name,
+            ExecutionRoleArn=EXECUTION_ROLE,
+            PrimaryContainer={
+                "Image": IMAGE,
+                "ModelDataUrl": f"s3://{BUCKET}/{key}",
+                "Environment": environment,
+            },
+        )
+        self.sagemaker.create_endpoint_config(
+            EndpointConfigName=name,
+            KmsKeyId="alias/hubspoke-spoke",
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": name,
+                    "InitialInstanceCount": 2,
+                    "InstanceType": "ml.m5.large",
+                    "InitialVariantWeight": 1.0,
+                }
+            ],
+        )
+        return name
+
+    def delete(self, endpoint: str) -> None:
+        """Clean up in-process: the SCP lets no one but the deployer delete, and it may not."""
+        endpoints_of(self.cloud).delete(STAGING, self.cloud.region, endpoint)
+
+    def describe(self, endpoint: str) -> dict[str, Any]:
+        description: dict[str, Any] = self.sagemaker.describe_endpoint(EndpointName=endpoint)
+        return description
+
+    def wait(
+        self, endpoint: str, done: Callable[[dict[str, Any]], bool], timeout: float = 60
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            description = self.describe(endpoint)
+            if done(description) or time.monotonic() > deadline:
+                return description
+            time.sleep(0.05)
+
+    def endpoint(self, config: str) -> str:
+        name = f"bc-{uuid.uuid4().hex[:8]}"
+        self.sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=config)
+        described = self.wait(name, lambda d: d["EndpointStatus"] != "Creating")
+        assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+        return name
+
+    def predict(self, endpoint: str, **extra: Any) -> tuple[list[dict[str, Any]], str]:
+        answer = self.runtime.invoke_endpoint(
+            EndpointName=endpoint,
+            Body=self.payload,
+            ContentType="text/csv",
+            Accept="application/json",
+            **extra,
+        )
+        return json.loads(answer["Body"].read())["predictions"], answer["InvokedProductionVariant"]
+
+    def expected(self, model: Any = None) -> list[dict[str, Any]]:
+        data = inference.input_fn(self.payload, "text/csv")
+        body, _ = inference.output_fn(
+            inference.predict_fn(data, model or self.direct), "application/json"
+        )
+        predictions: list[dict[str, Any]] = json.loads(body)["predictions"]
+        return predictions
+
+
+@pytest.fixture(scope="module")
+def staging(localcloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Staging]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(TIME_SCALE_ENV, "0.01")
+        yield Staging(localcloud, tmp_path_factory.mktemp("endpoints"))
+
+
+@pytest.fixture(scope="module")
+def relabelled(staging: Staging) -> tuple[str, Any]:
+    """A second model that labels every row 1 (threshold 0): easy to tell from the first."""
+    metadata = json.loads(staging.files[inference.METADATA_FILE])
+    metadata["decision_threshold"] = 0.0
+    files = {**staging.files, inference.METADATA_FILE: json.dumps(metadata).encode()}
+    model = inference.ServedModel(staging.direct.estimator, staging.direct.feature_names, 0.0)
+    return staging.model("relabelled", _repack(files)), model
+
+
+@pytest.fixture(scope="module")
+def broken(staging: Staging) -> str:
+    """A model whose artifact lacks model.joblib: model_fn raises."""
+    files = {inference.METADATA_FILE: staging.files[inference.METADATA_FILE]}
+    return staging.model("broken", _repack(files))
+
+
+def _invoking(staging: Staging, endpoint: str) -> tuple[threading.Event, list[Any]]:
+    """Invoke in a loop on a thread until the event is set; collect label sets or errors."""
+    stop, seen = threading.Event(), []
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                predictions, _ = staging.predict(endpoint)
+                seen.append(predictions)
+            except ClientError as error:
+                seen.append(error)
+
+    threading.Thread(target=loop, daemon=True).start()
+    return stop, seen
+
+
+def _blue_green(
+    kind: str, wait: int, size: int = 25, alarms: list[str] | None = None
+) -> dict[str, Any]:
+    routing: dict[str, Any] = {"Type": kind, "WaitIntervalInSeconds": wait}
+    if kind == "CANARY":
+        routing["CanarySize"] = {"Type": "CAPACITY_PERCENT", "Value": size}
+    config: dict[str, Any] = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": routing,
+            "TerminationWaitInSeconds": 0,
+            "MaximumExecutionTimeoutInSeconds": 3600,
+        }
+    }
+    if alarms:
+        config["AutoRollbackConfiguration"] = {"Alarms": [{"AlarmName": a} for a in alarms]}
+    return config
+
+
+def test_endpoint_serves_the_hub_model_as_the_staging_execution_role(staging: Staging) -> None:
+    endpoint = staging.endpoint(staging.good)
+    predictions, variant = staging.predict(endpoint)
+    assert predictions == staging.expected()
+    assert variant == "AllTraffic"
+    described = staging.describe(endpoint)
+    assert described["EndpointConfigName"] == staging.good
+    [summary] = described["ProductionVariants"]
+    assert summary["CurrentWeight"] == summary["DesiredWeight"] == 1.0
+    assert summary["CurrentInstanceCount"] == 2
+    assert summary["DeployedImages"][0]["SpecifiedImage"] == IMAGE
+    assert "FailureReason" not in described and "PendingDeploymentSummary" not in described
+    [listed] = staging.sagemaker.list_endpoints(NameContains=endpoint)["Endpoints"]
+    assert listed["EndpointStatus"] == "InService"
+    csv = staging.runtime.invoke_endpoint(
+        EndpointName=endpoint,
+        Body=staging.payload,
+        ContentType="text/csv",
+        Accept="text/csv",
+        TargetVariant="AllTraffic",
+    )
+    assert csv["ContentType"] == "text/csv"
+    assert [float(v) for v in csv["Body"].read().decode().split()] == [
+        p["probability"] for p in predictions
+    ]
+    staging.delete(endpoint)
+
+
+def test_traffic_follows_variant_weights_and_target_variant(
+    staging: Staging, relabelled: tuple[str, Any]
+) -> None:
+    config, model = relabelled
+    name = f"bc-two-{uuid.uuid4().hex[:8]}"
+    variants = [("Blue", staging.good, 3.0), ("Green", config, 1.0)]
+    staging.sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        KmsKeyId="alias/hubspoke-spoke",
+        ProductionVariants=[
+            {
+                "VariantName": variant,
+                "ModelName": model_name,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "InitialVariantWeight": weight,
+            }
+            for variant, model_name, weight in variants
+        ],
+    )
+    endpoint = staging.endpoint(name)
+    expected = {"Blue": staging.expected(), "Green": staging.expected(model)}
+    counts = {"Blue": 0, "Green": 0}
+    for _ in range(200):
+        predictions, variant = staging.predict(endpoint)
+        assert predictions == expected[variant]
+        counts[variant] += 1
+    assert 110 <= counts["Blue"] <= 190  # 3:1 weights, far from 50:50 and from all-or-nothing
+    for _ in range(10):
+        predictions, variant = staging.predict(endpoint, TargetVariant="Green")
+        assert variant == "Green" and predictions == expected["Green"]
+    with pytest.raises(ClientError) as info:
+        staging.predict(endpoint, TargetVariant="Purple")
+    assert info.value.response["Error"]["Code"] == "ValidationError"
+    weights = {
+        v["VariantName"]: v["CurrentWeight"]
+        for v in staging.describe(endpoint)["ProductionVariants"]
+    }
+    assert weights == {"Blue": 3.0, "Green": 1.0}
+    staging.delete(endpoint)
+
+
+def test_the_script_can_come_from_an_s3_source_tarball(staging: Staging) -> None:
+    bare = _repack(staging.files, code_dir=None)
+    source = _repack({}, code_dir="")
+    endpoint = staging.endpoint(staging.model("sourcedir", bare, source=source))
+    assert staging.predict(endpoint)[0] == staging.expected()
+    staging.delete(endpoint)
+
+
+def test_script_errors_and_unknown_endpoints_are_worded_as_aws(staging: Staging) -> None:
+    endpoint = staging.endpoint(staging.good)
+    with pytest.raises(ClientError) as info:
+        staging.runtime.invoke_endpoint(
+            EndpointName=endpoint, Body=b"1,2,3", ContentType="text/csv"
+        )
+    error = info.value.response
+    assert error["Error"]["Code"] == "ModelError"
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 424
+    assert error["OriginalStatusCode"] == 500
+    assert "each row must have 30 feature values" in error["OriginalMessage"]
+    assert error["LogStreamArn"].endswith(f"/aws/sagemaker/Endpoints/{endpoint}")
+    with pytest.raises(ClientError) as info:
+        staging.runtime.invoke_endpoint(
+            EndpointName="no-such-endpoint", Body=b"1", ContentType="text/csv"
+        )
+    assert info.value.response["Error"]["Code"] == "ValidationError"
+    assert (
+        info.value.response["Error"]["Message"]
+        == f"Endpoint no-such-endpoint of account {STAGING} not found."
+    )
+    with pytest.raises(ClientError) as info:
+        staging.sagemaker.describe_endpoint(EndpointName="no-such-endpoint")
+    assert info.value.response["Error"]["Code"] == "ValidationException"
+    staging.delete(endpoint)
+
+
+def test_a_model_that_cannot_load_fails_the_endpoint(staging: Staging, broken: str) -> None:
+    name = f"bc-{uuid.uuid4().hex[:8]}"
+    staging.sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=broken)
+    described = staging.wait(name, lambda d: d["EndpointStatus"] != "Creating")
+    assert described["EndpointStatus"] == "Failed"
+    assert "did not pass the ping health check" in described["FailureReason"]
+    assert "has no model.joblib" in described["FailureReason"]
+    staging.delete(name)
+
+
+def test_the_artifact_is_read_under_the_execution_roles_governance(staging: Staging) -> None:
+    # Outside models/ the staging execution role may not read the hub bucket.
+    elsewhere = staging.model("elsewhere", _repack(staging.files), prefix="evaluations")
+    name = f"bc-{uuid.uuid4().hex[:8]}"
+    staging.sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=elsewhere)
+    described = staging.wait(name, lambda d: d["EndpointStatus"] != "Creating")
+    assert described["EndpointStatus"] == "Failed"
+    reason = described["FailureReason"]
+    assert reason.startswith("Failed to download model data for container of production variant")
+    assert "assumed-role/hubspoke-sagemaker-execution/SageMaker is not authorized" in reason
+    staging.delete(name)
+
+
+def test_blue_green_to_an_unloadable_model_rolls_back_serving_the_old_one(
+    staging: Staging, broken: str
+) -> None:
+    endpoint = staging.endpoint(staging.good)
+    stop, seen = _invoking(staging, endpoint)
+    deployment = _blue_green("CANARY", 60)
+    staging.sagemaker.update_endpoint(
+        EndpointName=endpoint, EndpointConfigName=broken, DeploymentConfig=deployment
+    )
+    assert staging.describe(endpoint)["EndpointStatus"] == "Updating"
+    described = staging.wait(endpoint, lambda d: d["EndpointStatus"] != "Updating")
+    time.sleep(0.2)
+    stop.set()
+    # What AWS shows after a failed update: in service on the OLD config, with the reason.
+    assert described["EndpointStatus"] == "InService"
+    assert described["EndpointConfigName"] == staging.good
+    assert "has no model.joblib" in described["FailureReason"]
+    assert described["LastDeploymentConfig"] == deployment
+    assert "PendingDeploymentSummary" not in described
+    assert seen and all(result == staging.expected() for result in seen)
+    staging.delete(endpoint)
+
+
+def test_healthy_canary_shifts_traffic_then_ends_on_the_new_config(
+    staging: Staging, relabelled: tuple[str, Any]
+) -> None:
+    config, model = relabelled
+    endpoint = staging.endpoint(staging.good)
+    stop, seen = _invoking(staging, endpoint)
+    deployment = _blue_green("CANARY", 150, size=50)  # a 1.5 s bake at the test time scale
+    staging.sagemaker.update_endpoint(
+        EndpointName=endpoint, EndpointConfigName=config, DeploymentConfig=deployment
+    )
+    baking = staging.wait(
+        endpoint,
+        lambda d: "Baking" in json.dumps(d.get("PendingDeploymentSummary", ""), default=str),
+    )
+    assert baking["EndpointConfigName"] == staging.good
+    assert baking["PendingDeploymentSummary"]["EndpointConfigName"] == config
+    described = staging.wait(endpoint, lambda d: d["EndpointStatus"] != "Updating")
+    stop.set()
+    assert described["EndpointStatus"] == "InService"
+    assert described["EndpointConfigName"] == config
+    assert "FailureReason" not in described
+    assert described["LastDeploymentConfig"] == deployment
+    old, new = staging.expected(), staging.expected(model)
+    assert all(result in (old, new) for result in seen)
+    assert old in seen and new in seen  # both fleets served during the canary
+    assert staging.predict(endpoint)[0] == new
+    staging.delete(endpoint)
+
+
+def test_an_update_without_deployment_config_replaces_the_fleet(
+    staging: Staging, relabelled: tuple[str, Any]
+) -> None:
+    config, model = relabelled
+    endpoint = staging.endpoint(staging.good)
+    before = _pids(staging.cloud, endpoint)
+    staging.sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+    described = staging.wait(endpoint, lambda d: d["EndpointStatus"] != "Updating")
+    assert described["EndpointStatus"] == "InService"
+    assert described["EndpointConfigName"] == config
+    assert "LastDeploymentConfig" not in described and "FailureReason" not in described
+    assert staging.predict(endpoint)[0] == staging.expected(model)
+    assert not _running(before)  # the old fleet is gone once the new one serves
+    staging.delete(endpoint)
+
+
+def test_traffic_steps_follow_the_routing_configuration() -> None:
+    assert traffic_steps({"Type": "ALL_AT_ONCE"}, 4) == [1.0]
+    canary = {"Type": "CANARY", "CanarySize": {"Type": "INSTANCE_COUNT", "Value": 1}}
+    assert traffic_steps(canary, 4) == [0.25, 1.0]
+    linear = {"Type": "LINEAR", "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": 30}}
+    assert traffic_steps(linear, 2) == pytest.approx([0.3, 0.6, 0.9, 1.0])
+
+
+def test_an_alarm_during_the_canary_bake_rolls_back(
+    staging: Staging, relabelled: tuple[str, Any]
+) -> None:
+    config, _ = relabelled
+    # In-process: CloudWatch now speaks smithy-rpc-v2-cbor, which the gateway cannot decode.
+    cloudwatch = cloudwatch_backends[STAGING][staging.cloud.region]
+    alarm = f"bc-errors-{uuid.uuid4().hex[:6]}"
+    cloudwatch.put_metric_alarm(
+        name=alarm,
+        namespace="AWS/SageMaker",
+        metric_name="Invocation5XXErrors",
+        comparison_operator="GreaterThanOrEqualToThreshold",
+        evaluation_periods=1,
+        period=60,
+        threshold=1,
+        statistic="Sum",
+        description="5XX errors on the endpoint",
+        dimensions=[],
+        alarm_actions=[],
+    )
+    endpoint = staging.endpoint(staging.good)
+    deployment = _blue_green("CANARY", 3000, alarms=[alarm])  # 30 s bake: the alarm cuts it short
+    staging.sagemaker.update_endpoint(
+        EndpointName=endpoint, EndpointConfigName=config, DeploymentConfig=deployment
+    )
+    staging.wait(
+        endpoint,
+        lambda d: "Baking" in json.dumps(d.get("PendingDeploymentSummary", ""), default=str),
+    )
+    with pytest.raises(ClientError) as info:
+        staging.sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+    assert info.value.response["Error"]["Code"] == "ValidationException"
+    assert "in-progress" in info.value.response["Error"]["Message"]
+    started = time.monotonic()
+    cloudwatch.set_alarm_state(alarm, "5XX errors on the canary", None, "ALARM")  # type: ignore[arg-type]
+    described = staging.wait(endpoint, lambda d: d["EndpointStatus"] != "Updating", timeout=10)
+    assert time.monotonic() - started < 5
+    assert described["EndpointStatus"] == "InService"
+    assert described["EndpointConfigName"] == staging.good
+    assert alarm in described["FailureReason"]
+    assert described["LastDeploymentConfig"] == deployment
+    assert staging.predict(endpoint)[0] == staging.expected()
+    staging.delete(endpoint)
+
+
+def _model_servers() -> set[int]:
+    return {
+        p.pid
+        for p in psutil.Process().children(recursive=True)
+        if any("model_server.py" in part for part in p.cmdline())
+    }
+
+
+def test_automation_may_not_delete_a_staging_endpoint(staging: Staging) -> None:
+    endpoint = staging.endpoint(staging.good)
+    with pytest.raises(ClientError) as info:
+        staging.sagemaker.delete_endpoint(EndpointName=endpoint)
+    assert info.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert staging.predict(endpoint)[0] == staging.expected()
+    staging.delete(endpoint)
+
+
+def test_no_model_server_outlives_delete_endpoint_or_shutdown(staging: Staging) -> None:
+    assert not _model_servers() and not live_processes()
+    # A second localcloud on the same moto state, enforcement off (no SCP on DeleteEndpoint).
+    with LocalCloud(port=0, enforce=False) as other:
+        sagemaker = other.client("sagemaker", other.root_session(STAGING))
+        deleted, kept = f"bc-{uuid.uuid4().hex[:8]}", f"bc-{uuid.uuid4().hex[:8]}"
+        for name in (deleted, kept):
+            sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=staging.good)
+        for name in (deleted, kept):
+            deadline = time.monotonic() + 60
+            while sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"] == "Creating":
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        servers = {name: _pids(other, name) for name in (deleted, kept)}
+        assert _model_servers() == servers[deleted] | servers[kept]
+        assert servers[deleted] and servers[kept]
+        sagemaker.delete_endpoint(EndpointName=deleted)
+        assert not _running(servers[deleted])
+        assert _running(servers[kept])
+    assert not _running(servers[kept])
+    assert not _model_servers() and not live_processes()
+
+
+def _pids(cloud: LocalCloud, name: str) -> set[int]:
+    """The model servers serving endpoint ``name`` of staging."""
+    endpoint = endpoints_of(cloud).find(STAGING, cloud.region, name)
+    assert endpoint is not None
+    return {variant.process.pid for variant in endpoint.blue.values()}
+
+
+def _running(pids: set[int]) -> set[int]:
+    return {
+        pid
+        for pid in pids
+        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    }
