@@ -1,0 +1,103 @@
+"""promote_<model> end to end through dag.test() on localcloud with enforcement on: a real
+trained version goes dev → hub → staging → prod, a person answers the production gate."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from hubspoke.config import load_config
+from hubspoke.hitl import answer_when_asked
+from hubspoke.ledger import Ledger, verify_records
+from localcloud.server import LocalCloud
+
+CONFIG = load_config()
+ACCOUNTS = CONFIG.accounts
+DATA_KEY = "data/breast-cancer/data.csv"
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("airflow_db", "airflow_as_orchestrator")]
+
+
+@pytest.fixture(autouse=True)
+def fast_bakes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The prod canary bakes for minutes on AWS; localcloud scales the waits down.
+    monkeypatch.setenv("LOCALCLOUD_TIME_SCALE", "0.01")
+
+
+@pytest.fixture(scope="module")
+def trained(
+    localcloud: LocalCloud, dags: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A version registered by the retrain DAG (real training in dev)."""
+    from pipelines.breast_cancer.dataset import export_dataset
+
+    path = export_dataset(tmp_path_factory.mktemp("data") / "data.csv")
+    root = localcloud.client("s3", localcloud.root_session(ACCOUNTS.account_id("dev")))
+    root.upload_file(str(path), ACCOUNTS.dev_bucket, DATA_KEY)
+    with pytest.MonkeyPatch.context() as patch:
+        _orchestrate(localcloud, patch)
+        run = dags["retrain_breast_cancer"].test(
+            run_conf={"data_uri": f"s3://{ACCOUNTS.dev_bucket}/{DATA_KEY}"}
+        )
+    assert str(run.state) == "success"
+    return str(run.get_task_instance("register").xcom_pull(task_ids="register")["package_arn"])
+
+
+def _orchestrate(localcloud: LocalCloud, patch: pytest.MonkeyPatch) -> None:
+    from hubspoke.aws.connections import account_connections, connection_env
+
+    session = localcloud.credentials.issue_role_session(ACCOUNTS.orchestrator_arn, "airflow")
+    for name, value in localcloud.session_env(session).items():
+        patch.setenv(name, value)
+    patch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for name, value in connection_env(
+        account_connections(ACCOUNTS, "localcloud", localcloud.url)
+    ).items():
+        patch.setenv(name, value)
+
+
+def _approve(
+    localcloud: LocalCloud, arn: str, status: str = "Approved", reason: str = "ok"
+) -> None:
+    approver = localcloud.credentials.issue_role_session(ACCOUNTS.approver_arn, "reviewer")
+    localcloud.client("sagemaker", approver).update_model_package(
+        ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=reason
+    )
+
+
+def _states(run: Any) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+def test_happy_path_to_prod(localcloud: LocalCloud, dags: dict[str, Any], trained: str) -> None:
+    _approve(localcloud, trained, reason="metrics reviewed")
+    gate = threading.Thread(
+        target=answer_when_asked,
+        args=("promote_breast_cancer", "production_gate", "Approve", "release-manager"),
+        daemon=True,
+    )
+    gate.start()
+    run = dags["promote_breast_cancer"].test(run_conf={"package_arn": trained})
+    gate.join(timeout=5)
+    assert str(run.state) == "success", _states(run)
+    version = int(trained.rsplit("/", 1)[-1])
+    prod = localcloud.client("sagemaker", localcloud.root_session(ACCOUNTS.account_id("prod")))
+    live = prod.describe_endpoint(EndpointName="breast-cancer-prod")
+    assert live["EndpointStatus"] == "InService"
+    assert live["EndpointConfigName"].startswith(f"breast-cancer-v{version}-prod-")
+    hub = localcloud.client("s3", localcloud.root_session(ACCOUNTS.account_id("hub")))
+    ledger = Ledger(hub, ACCOUNTS.artifacts_bucket)
+    journey = [(r.event, r.environment) for r in ledger.records("breast-cancer", version)]
+    assert journey == [
+        ("registered", None),
+        ("approved", None),
+        ("deployed", "staging"),
+        ("validated", "staging"),
+        ("approved", "prod"),
+        ("deployed", "prod"),
+        ("validated", "prod"),
+        ("promoted", "prod"),
+    ]
+    assert verify_records("breast-cancer", ledger.raw("breast-cancer")).ok
