@@ -36,10 +36,8 @@ bench: env  ## run every benchmark and print its figures
 run-local: env  ## preprocess -> train -> evaluate on the bundled data, locally (WORKDIR=...)
 	$(RUN) hubspoke pipeline run-local breast-cancer $(if $(WORKDIR),--workdir $(WORKDIR),)
 
-demo: env  ## the main job on localcloud (today: the pipeline steps locally; see README)
-	@echo "hubspoke demo: the full hub-and-spoke journey needs localcloud and the DAGs,"
-	@echo "which are not built yet. Running what exists: the model's pipeline steps locally."
-	$(RUN) hubspoke pipeline run-local breast-cancer
+demo: env  ## the main job: retrain -> approve -> staging -> prod on localcloud
+	$(RUN) hubspoke demo
 
 clean:  ## remove caches (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache

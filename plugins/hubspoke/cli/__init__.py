@@ -17,6 +17,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("hubspoke.cli.approval_cmd", "approve"),
     ("hubspoke.cli.approval_cmd", "reject"),
     ("hubspoke.cli.config_cmd", "config"),
+    ("hubspoke.cli.demo_cmd", "demo"),
     ("hubspoke.cli.governance", "governance"),
     ("hubspoke.cli.iam", "iam"),
     ("hubspoke.cli.ledger_cmd", "ledger"),

@@ -174,7 +174,7 @@ def promote_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
                 def record_gate(approval: Any, **context: Any) -> None:
                     chooser = "auto (config)"
                     if isinstance(approval, dict):
-                        responder = approval.get("responded_by") or {}
+                        responder = approval.get("responded_by_user") or {}
                         chooser = (
                             f"airflow user {responder.get('name') or responder.get('id') or '?'}"
                         )
