@@ -12,7 +12,7 @@ from hubspoke.config import load_config
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 MODELS = load_config().models.models
-EXPECTED = {f"{kind}_{m.dag_suffix}" for m in MODELS for kind in ("retrain", "promote")}
+EXPECTED = {f"{kind}_{m.dag_suffix}" for m in MODELS for kind in ("retrain", "promote", "rollback")}
 
 
 @pytest.fixture(scope="module")

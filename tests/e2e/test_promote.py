@@ -26,8 +26,7 @@ def fast_bakes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOCALCLOUD_TIME_SCALE", "0.01")
 
 
-@pytest.fixture(scope="module")
-def trained(
+def _retrain(
     localcloud: LocalCloud, dags: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> str:
     """A version registered by the retrain DAG (real training in dev)."""
@@ -43,6 +42,26 @@ def trained(
         )
     assert str(run.state) == "success"
     return str(run.get_task_instance("register").xcom_pull(task_ids="register")["package_arn"])
+
+
+@pytest.fixture(scope="module")
+def trained(
+    localcloud: LocalCloud, dags: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A version registered by the retrain DAG (real training in dev)."""
+    return _retrain(localcloud, dags, tmp_path_factory)
+
+
+def _promote(dags: dict[str, Any], arn: str) -> Any:
+    gate = threading.Thread(
+        target=answer_when_asked,
+        args=("promote_breast_cancer", "production_gate", "Approve", "release-manager"),
+        daemon=True,
+    )
+    gate.start()
+    run = dags["promote_breast_cancer"].test(run_conf={"package_arn": arn})
+    gate.join(timeout=5)
+    return run
 
 
 def _orchestrate(localcloud: LocalCloud, patch: pytest.MonkeyPatch) -> None:
@@ -73,14 +92,7 @@ def _states(run: Any) -> dict[str, str]:
 
 def test_happy_path_to_prod(localcloud: LocalCloud, dags: dict[str, Any], trained: str) -> None:
     _approve(localcloud, trained, reason="metrics reviewed")
-    gate = threading.Thread(
-        target=answer_when_asked,
-        args=("promote_breast_cancer", "production_gate", "Approve", "release-manager"),
-        daemon=True,
-    )
-    gate.start()
-    run = dags["promote_breast_cancer"].test(run_conf={"package_arn": trained})
-    gate.join(timeout=5)
+    run = _promote(dags, trained)
     assert str(run.state) == "success", _states(run)
     version = int(trained.rsplit("/", 1)[-1])
     prod = localcloud.client("sagemaker", localcloud.root_session(ACCOUNTS.account_id("prod")))
@@ -101,3 +113,29 @@ def test_happy_path_to_prod(localcloud: LocalCloud, dags: dict[str, Any], traine
         ("promoted", "prod"),
     ]
     assert verify_records("breast-cancer", ledger.raw("breast-cancer")).ok
+    prod_approval = ledger.records("breast-cancer", version)[4]
+    assert prod_approval.actor == "airflow user release-manager"
+
+
+def test_rollback_restores_the_previous_version(
+    localcloud: LocalCloud,
+    dags: dict[str, Any],
+    trained: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    newer = _retrain(localcloud, dags, tmp_path_factory)
+    _approve(localcloud, newer)
+    assert str(_promote(dags, newer).state) == "success"
+    prod = localcloud.client("sagemaker", localcloud.root_session(ACCOUNTS.account_id("prod")))
+    old, new = int(trained.rsplit("/", 1)[-1]), int(newer.rsplit("/", 1)[-1])
+    assert prod.describe_endpoint(EndpointName="breast-cancer-prod")[
+        "EndpointConfigName"
+    ].startswith(f"breast-cancer-v{new}-prod-")
+    run = dags["rollback_breast_cancer"].test(run_conf={"environment": "prod"})
+    assert str(run.state) == "success", _states(run)
+    live = prod.describe_endpoint(EndpointName="breast-cancer-prod")
+    assert live["EndpointConfigName"].startswith(f"breast-cancer-v{old}-prod-")
+    hub = localcloud.client("s3", localcloud.root_session(ACCOUNTS.account_id("hub")))
+    last = Ledger(hub, ACCOUNTS.artifacts_bucket).records("breast-cancer")[-1]
+    assert (last.event, last.environment, last.version) == ("rolled_back", "prod", old)
+    assert last.details["from_version"] == new

@@ -8,5 +8,6 @@ from __future__ import annotations
 
 from hubspoke.dagfactory.promote import promote_dag
 from hubspoke.dagfactory.retrain import retrain_dag
+from hubspoke.dagfactory.rollback import rollback_dag
 
-__all__ = ["promote_dag", "retrain_dag"]
+__all__ = ["promote_dag", "retrain_dag", "rollback_dag"]

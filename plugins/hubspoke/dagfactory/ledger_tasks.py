@@ -19,18 +19,18 @@ def record_once(
     details: dict[str, Any] | None = None,
     run_id: str,
 ) -> None:
-    """Append ``event`` unless this DAG run already recorded it for this version/environment."""
+    """Append ``event`` unless it would repeat a fact already on record.
+
+    Skipped when the latest ``event`` record for ``environment`` is already about ``version``
+    (a retried task, or a re-run of a finished promotion, records nothing new).
+    """
     from hubspoke.aws.sessions import session_for
     from hubspoke.ledger import Ledger
 
     ledger = Ledger(session_for("aws_hub").client("s3"), accounts.artifacts_bucket)
-    for record in ledger.records(model, version):
-        if (
-            record.event == event
-            and record.environment == environment
-            and record.details.get("dag_run_id") == run_id
-        ):
-            return
+    same = [r for r in ledger.records(model) if r.event == event and r.environment == environment]
+    if same and same[-1].version == version:
+        return
     ledger.append(
         model,
         event,
