@@ -9,7 +9,7 @@ no AWS call, Variable or Connection is read while this file is parsed.
 from __future__ import annotations
 
 from hubspoke.config import load_config
-from hubspoke.dagfactory import promote_dag, retrain_dag, rollback_dag
+from hubspoke.dagfactory import approval_events_dag, promote_dag, retrain_dag, rollback_dag
 
 _config = load_config()
 
@@ -17,3 +17,6 @@ for _model in _config.models.models:
     for _factory in (retrain_dag, promote_dag, rollback_dag):
         _dag = _factory(_model, _config.accounts)
         globals()[_dag.dag_id] = _dag
+
+_events = approval_events_dag(_config.models.models, _config.accounts)
+globals()[_events.dag_id] = _events

@@ -50,8 +50,16 @@ def _queue_arn(url: str, target: Target) -> str:
     return target.arn("sqs", parts[-1])
 
 
+# IAM has no separate batch actions: a batch call is authorized as its single form.
+_SQS_BATCH = {
+    "SendMessageBatch": "SendMessage",
+    "DeleteMessageBatch": "DeleteMessage",
+    "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+}
+
+
 def sqs_checks(operation: str, params: dict[str, Any], target: Target) -> list[Check]:
-    action = f"sqs:{operation}"
+    action = f"sqs:{_SQS_BATCH.get(operation, operation)}"
     if params.get("QueueUrl"):
         return [Check(action, _queue_arn(str(params["QueueUrl"]), target))]
     if params.get("QueueName"):

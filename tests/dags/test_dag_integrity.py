@@ -25,7 +25,16 @@ def test_no_import_errors(bag: DagBag) -> None:
 
 
 def test_every_model_has_its_dags(bag: DagBag) -> None:
-    assert set(bag.dag_ids) >= EXPECTED, sorted(bag.dag_ids)
+    assert set(bag.dag_ids) == EXPECTED | {"hubspoke_approval_events"}, sorted(bag.dag_ids)
+
+
+def test_promote_runs_on_its_models_approval_asset(bag: DagBag) -> None:
+    for model in MODELS:
+        promote = bag.dags[f"promote_{model.dag_suffix}"]
+        events = bag.dags["hubspoke_approval_events"]
+        announce = events.get_task(f"announce_{model.dag_suffix}")
+        assert [a.name for a in announce.outlets] == [f"hubspoke-approved-{model.name}"]
+        assert f"hubspoke-approved-{model.name}" in str(promote.timetable.asset_condition)
 
 
 def test_dags_have_docs_tags_owner_and_retries(bag: DagBag) -> None:

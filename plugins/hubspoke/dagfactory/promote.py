@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param, TaskGroup, task
 
+from hubspoke.dagfactory.approval_events import approved_asset
 from hubspoke.dagfactory.ledger_tasks import record_once
 from hubspoke.operators.approval import WaitForApprovalOperator
 from hubspoke.operators.deploy import DeployToSpokeOperator
@@ -18,8 +19,9 @@ if TYPE_CHECKING:
 DOC = """
 ### Promote `{name}`
 
-1. **resolve** the version to promote (Params: package ARN or version; default: the latest
-   approved version in the hub registry).
+1. **resolve** the version to promote: Params (package ARN or version), else the version
+   announced by `hubspoke_approval_events` (which watches the registry's approval events and
+   reconciles with the registry), else the latest approved version in the hub registry.
 2. **wait_for_approval** — deferred until an approver (role `hubspoke-approver`) approves it in
    the registry; a rejection fails the run at once with the approver's reason.
 3. **staging** — model from the hub package (shared read-only), endpoint config, create or
@@ -54,7 +56,8 @@ def promote_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
             gate=_gate_text(model),
             strategy=model.environments.prod.deployment.type,
         ),
-        schedule=None,
+        # Started by hand, or by the approval of a new version (hubspoke_approval_events).
+        schedule=[approved_asset(model)],
         start_date=datetime(2026, 1, 1),
         catchup=False,
         max_active_runs=1,
@@ -72,8 +75,19 @@ def promote_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
             from hubspoke.registry import latest_approved, package_arn, package_version
 
             params = context["params"]
-            arn = params.get("package_arn") or (
-                package_arn(accounts, model, params["version"]) if params.get("version") else None
+            announced = [
+                event.extra.get("package_arn")
+                for events in (context.get("triggering_asset_events") or {}).values()
+                for event in events
+            ]
+            arn = (
+                params.get("package_arn")
+                or (announced[-1] if announced else None)
+                or (
+                    package_arn(accounts, model, params["version"])
+                    if params.get("version")
+                    else None
+                )
             )
             if not arn:
                 arn = latest_approved(session_for("aws_hub").client("sagemaker"), accounts, model)

@@ -10,6 +10,7 @@ from typing import Any
 EVENT_TYPES = (
     "registered",
     "approved",
+    "promotion_requested",
     "rejected",
     "deployed",
     "validated",

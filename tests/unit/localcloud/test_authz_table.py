@@ -143,3 +143,9 @@ def test_runtime_and_other_services() -> None:
         "Decrypt", {"KeyId": "alias/a"}, STAGING, lambda key, account: f"arn:k/{account}"
     )
     assert alias[0].resource == "arn:k/333333333333"
+
+
+def test_sqs_batch_calls_are_authorized_as_their_single_form() -> None:
+    url = {"QueueUrl": "http://h/111111111111/q1"}
+    assert sqs_checks("DeleteMessageBatch", url, STAGING)[0].action == "sqs:DeleteMessage"
+    assert sqs_checks("SendMessageBatch", url, STAGING)[0].action == "sqs:SendMessage"
