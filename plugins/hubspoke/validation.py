@@ -14,6 +14,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk.exceptions import AirflowFailException
 from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
@@ -22,8 +23,9 @@ if TYPE_CHECKING:
 OFFLINE_COLUMNS = {"label", "probability", "prediction"}
 
 
-class ValidationFailed(RuntimeError):
-    """The endpoint does not behave as the offline evaluation says it should."""
+class ValidationFailed(AirflowFailException):
+    """The endpoint does not behave as the offline evaluation says it should (a verdict on
+    the deployed model, not a transient error: the task fails without retrying)."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,10 @@ trained version goes dev → hub → staging → prod, a person answers the prod
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -115,6 +118,20 @@ def test_happy_path_to_prod(localcloud: LocalCloud, dags: dict[str, Any], traine
     assert verify_records("breast-cancer", ledger.raw("breast-cancer")).ok
     prod_approval = ledger.records("breast-cancer", version)[4]
     assert prod_approval.actor == "airflow user release-manager"
+    verify = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("hubspoke")),
+            "ledger",
+            "verify",
+            "breast-cancer",
+            "--endpoint",
+            localcloud.url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert verify.returncode == 0 and verify.stdout.startswith("breast-cancer: ok"), verify.stdout
 
 
 def test_rollback_restores_the_previous_version(

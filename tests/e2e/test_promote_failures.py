@@ -1,0 +1,418 @@
+"""promote_<model> when things go wrong, end to end through dag.test() on localcloud with
+enforcement on: a rejected version, a staging validation that cannot pass, a prod deployment
+that rolls back, and a re-run of a finished promotion."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hubspoke.config import load_config
+from hubspoke.hitl import answer_when_asked, respond, waiting_run_id
+from hubspoke.ledger import Ledger
+from localcloud.server import LocalCloud
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = load_config()
+ACCOUNTS = CONFIG.accounts
+MODEL = CONFIG.models.get("breast-cancer")
+DAG_ID = "promote_breast_cancer"
+DATA_KEY = "data/breast-cancer/data.csv"
+PROD_ALARM = "breast-cancer-prod-invocation-errors"
+PROD_ENDPOINT = "breast-cancer-prod"
+STAGING_ENDPOINT = "breast-cancer-staging"
+PROD_TASKS = ("production_gate", "record_gate", "prod.deploy", "prod.validate", "promoted")
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("airflow_db", "airflow_as_orchestrator")]
+
+
+@pytest.fixture(autouse=True)
+def fast_bakes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The prod canary bakes for minutes on AWS; localcloud scales the waits down.
+    monkeypatch.setenv("LOCALCLOUD_TIME_SCALE", "0.01")
+
+
+# --- versions to promote ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def training(
+    localcloud: LocalCloud, dags: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """One real training in dev through the retrain DAG: its registered version and outputs."""
+    from pipelines.breast_cancer.dataset import export_dataset
+
+    path = export_dataset(tmp_path_factory.mktemp("data") / "data.csv")
+    root = localcloud.client("s3", localcloud.root_session(ACCOUNTS.account_id("dev")))
+    root.upload_file(str(path), ACCOUNTS.dev_bucket, DATA_KEY)
+    with pytest.MonkeyPatch.context() as patch:
+        _orchestrate(localcloud, patch)
+        run = dags["retrain_breast_cancer"].test(
+            run_conf={
+                "data_uri": f"s3://{ACCOUNTS.dev_bucket}/{DATA_KEY}",
+                "reason": "promote failure scenarios",
+            }
+        )
+    assert str(run.state) == "success", _states(run)
+    registered = run.get_task_instance("register").xcom_pull(task_ids="register")
+    outputs = run.get_task_instance("collect").xcom_pull(task_ids="collect")
+    return {"package_arn": str(registered["package_arn"]), "outputs": dict(outputs)}
+
+
+@pytest.fixture(scope="module")
+def new_version(localcloud: LocalCloud, training: dict[str, Any]) -> Any:
+    """Registers another hub version of the trained artifact, as the retrain DAG's register
+    step does (a distinct execution ARN per version, so each call is a new version)."""
+    from hubspoke.registry import Lineage, register_in_hub
+    from hubspoke.training import TrainingOutputs
+
+    orchestrator = localcloud.credentials.issue_role_session(ACCOUNTS.orchestrator_arn, "tests")
+    outputs = training["outputs"]
+
+    def register(label: str) -> str:
+        return register_in_hub(
+            sagemaker=localcloud.client("sagemaker", orchestrator),
+            s3=localcloud.client("s3", orchestrator),
+            accounts=ACCOUNTS,
+            model=MODEL,
+            outputs=TrainingOutputs(
+                **{**outputs, "execution_arn": f"{outputs['execution_arn']}-{label}"}
+            ),
+            lineage=Lineage(
+                git_revision="test",
+                data_uri=f"s3://{ACCOUNTS.dev_bucket}/{DATA_KEY}",
+                dag_run_id=f"promote-failures-{label}",
+                reason=f"promote failure scenario: {label}",
+            ),
+            inference_script=ROOT / MODEL.pipeline / "inference.py",
+        )
+
+    return register
+
+
+@pytest.fixture(scope="module")
+def live_in_prod(localcloud: LocalCloud, dags: dict[str, Any], training: dict[str, Any]) -> str:
+    """The trained version promoted all the way to prod (the happy path), once per module."""
+    arn = training["package_arn"]
+    with pytest.MonkeyPatch.context() as patch:
+        _orchestrate(localcloud, patch)
+        patch.setenv("LOCALCLOUD_TIME_SCALE", "0.01")
+        _approve(localcloud, arn, reason="metrics reviewed")
+        run = _promote_with_gate(dags, arn, "Approve")
+    assert str(run.state) == "success", _states(run)
+    assert _live_config(localcloud, "prod").startswith(f"breast-cancer-v{_version(arn)}-prod-")
+    return arn
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _orchestrate(localcloud: LocalCloud, patch: pytest.MonkeyPatch) -> None:
+    from hubspoke.aws.connections import account_connections, connection_env
+
+    session = localcloud.credentials.issue_role_session(ACCOUNTS.orchestrator_arn, "airflow")
+    for name, value in localcloud.session_env(session).items():
+        patch.setenv(name, value)
+    patch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for name, value in connection_env(
+        account_connections(ACCOUNTS, "localcloud", localcloud.url)
+    ).items():
+        patch.setenv(name, value)
+
+
+def _approve(
+    localcloud: LocalCloud, arn: str, status: str = "Approved", reason: str = "ok"
+) -> None:
+    approver = localcloud.credentials.issue_role_session(ACCOUNTS.approver_arn, "reviewer")
+    localcloud.client("sagemaker", approver).update_model_package(
+        ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=reason
+    )
+
+
+def _promote_with_gate(dags: dict[str, Any], arn: str, option: str) -> Any:
+    """Run the promote DAG for ``arn`` while a release manager answers the production gate."""
+    gate = threading.Thread(
+        target=answer_when_asked,
+        args=(DAG_ID, "production_gate", option, "release-manager"),
+        kwargs={"timeout": 300.0},
+        daemon=True,
+    )
+    gate.start()
+    run = dags[DAG_ID].test(run_conf={"package_arn": arn})
+    gate.join(timeout=5)
+    return run
+
+
+def _version(arn: str) -> int:
+    return int(arn.rsplit("/", 1)[-1])
+
+
+def _states(run: Any) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+def _spoke(localcloud: LocalCloud, environment: str, service: str) -> Any:
+    return localcloud.client(service, localcloud.root_session(ACCOUNTS.account_id(environment)))
+
+
+def _live_config(localcloud: LocalCloud, environment: str) -> str:
+    described = _spoke(localcloud, environment, "sagemaker").describe_endpoint(
+        EndpointName=f"breast-cancer-{environment}"
+    )
+    assert described["EndpointStatus"] == "InService", described
+    return str(described["EndpointConfigName"])
+
+
+def _endpoint_configs(localcloud: LocalCloud, environment: str, version: int) -> list[str]:
+    sagemaker = _spoke(localcloud, environment, "sagemaker")
+    names: list[str] = []
+    for page in sagemaker.get_paginator("list_endpoint_configs").paginate(
+        NameContains=f"breast-cancer-v{version}-"
+    ):
+        names += [c["EndpointConfigName"] for c in page["EndpointConfigs"]]
+    return names
+
+
+def _hub_s3(localcloud: LocalCloud) -> Any:
+    return localcloud.client("s3", localcloud.root_session(ACCOUNTS.account_id("hub")))
+
+
+def _journey(localcloud: LocalCloud, version: int) -> list[tuple[str, str | None]]:
+    ledger = Ledger(_hub_s3(localcloud), ACCOUNTS.artifacts_bucket)
+    return [(r.event, r.environment) for r in ledger.records(MODEL.name, version)]
+
+
+def _invoke_prod(localcloud: LocalCloud) -> float:
+    from sklearn.datasets import load_breast_cancer
+
+    row = load_breast_cancer().data[0]
+    answer = _spoke(localcloud, "prod", "sagemaker-runtime").invoke_endpoint(
+        EndpointName=PROD_ENDPOINT,
+        ContentType="text/csv",
+        Accept="text/csv",
+        Body=",".join(str(v) for v in row),
+    )
+    return float(answer["Body"].read().decode().strip().splitlines()[0])
+
+
+def _raised(output: str, error: type[BaseException]) -> list[str]:
+    """The messages of ``error`` in the task logs dag.test() printed (one per failed try)."""
+    prefix = f"{error.__module__}.{error.__qualname__}: "
+    return [line[len(prefix) :] for line in output.splitlines() if line.startswith(prefix)]
+
+
+class _GateGuard:
+    """Rejects the production gate if it is still asking after ``after`` seconds, so a run
+    that wrongly reaches the gate fails instead of waiting for a person forever."""
+
+    def __init__(self, after: float) -> None:
+        self.after = after
+        self.answered: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> _GateGuard:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _watch(self) -> None:
+        if self._stop.wait(self.after):
+            return
+        while not self._stop.is_set():
+            run_id = waiting_run_id(DAG_ID, "production_gate")
+            if run_id is not None:
+                respond(DAG_ID, run_id, "production_gate", "Reject", "timeout-guard")
+                self.answered.append(run_id)
+            self._stop.wait(0.5)
+
+
+# --- the scenarios ------------------------------------------------------------------------
+
+
+def test_a_rejected_package_never_deploys(
+    localcloud: LocalCloud,
+    dags: dict[str, Any],
+    new_version: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from hubspoke.operators.approval import PackageRejectedError
+
+    arn = new_version("rejected")
+    version = _version(arn)
+    reason = "calibration drifts on the 2025 cohort; retrain with the new labels"
+    _approve(localcloud, arn, status="Rejected", reason=reason)
+
+    run = dags[DAG_ID].test(run_conf={"package_arn": arn})
+
+    states = _states(run)
+    assert str(run.state) == "failed", states
+    assert states["resolve"] == "success", states
+    assert states["wait_for_approval"] == "failed", states
+    rest = {k: v for k, v in states.items() if k not in {"resolve", "wait_for_approval"}}
+    assert set(rest.values()) <= {"upstream_failed", "None"}, states
+    # Rejection is final: one try, no retries, and the approver's reason in the error.
+    assert run.get_task_instance("wait_for_approval").try_number == 1
+    assert _raised(capsys.readouterr().out, PackageRejectedError) == [
+        f"{arn} was rejected: {reason}"
+    ]
+    assert _endpoint_configs(localcloud, "staging", version) == []
+    assert _endpoint_configs(localcloud, "prod", version) == []
+    assert _journey(localcloud, version) == []
+
+
+def test_rerunning_a_finished_promotion_changes_nothing(
+    localcloud: LocalCloud, dags: dict[str, Any], live_in_prod: str
+) -> None:
+    version = _version(live_in_prod)
+    staging, prod = _live_config(localcloud, "staging"), _live_config(localcloud, "prod")
+    # The previous run of this promotion is the last thing deployed to both environments.
+    assert staging.startswith(f"breast-cancer-v{version}-staging-"), staging
+    assert prod.startswith(f"breast-cancer-v{version}-prod-"), prod
+    before = _journey(localcloud, version)
+
+    run = _promote_with_gate(dags, live_in_prod, "Approve")
+
+    assert str(run.state) == "success", _states(run)
+    for environment, config in (("staging", staging), ("prod", prod)):
+        task_id = f"{environment}.deploy"
+        deployed = run.get_task_instance(task_id).xcom_pull(task_ids=task_id)
+        assert deployed["action"] == "unchanged", deployed
+        assert deployed["config"] == config, deployed
+        assert _live_config(localcloud, environment) == config
+    after = _journey(localcloud, version)
+    for environment in ("staging", "prod"):
+        assert after.count(("deployed", environment)) == 1, after
+    assert after == before
+
+
+def test_a_failed_staging_validation_blocks_production(
+    localcloud: LocalCloud,
+    new_version: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    from hubspoke.validation import ValidationFailed
+
+    config_dir = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config_dir)
+    models = yaml.safe_load((config_dir / "models.yaml").read_text())
+    entry = next(m for m in models["models"] if m["name"] == MODEL.name)
+    entry["validation"]["p95_latency_ms"] = 0.001  # no endpoint answers in a microsecond
+    (config_dir / "models.yaml").write_text(yaml.safe_dump(models, sort_keys=False))
+    monkeypatch.setenv("HUBSPOKE_CONFIG_DIR", str(config_dir))
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}, bag.import_errors
+    dag = bag.dags[DAG_ID]
+    assert "p95 ≤ 0.001 ms" in (dag.doc_md or ""), dag.doc_md
+
+    arn = new_version("slow-staging")
+    version = _version(arn)
+    _approve(localcloud, arn, reason="metrics reviewed")
+    prod = _spoke(localcloud, "prod", "sagemaker")
+    endpoints = prod.list_endpoints(NameContains=PROD_ENDPOINT)["Endpoints"]
+    prod_before = [(e["EndpointName"], e["LastModifiedTime"]) for e in endpoints]
+    prod_config = _live_config(localcloud, "prod") if prod_before else None
+
+    with _GateGuard(after=120.0) as guard:
+        run = dag.test(run_conf={"package_arn": arn})
+
+    states = _states(run)
+    assert str(run.state) == "failed", states
+    assert states["staging.deploy"] == "success", states
+    assert states["staging.validate"] == "failed", states
+    for task_id in PROD_TASKS:
+        assert states[task_id] in {"upstream_failed", "None"}, states
+    assert guard.answered == [], "the production gate was asked after a failed validation"
+    messages = _raised(capsys.readouterr().out, ValidationFailed)
+    assert messages, "staging.validate failed without a ValidationFailed"
+    assert all(
+        m.startswith(f"{STAGING_ENDPOINT}: p95 latency ") and m.endswith(" ms > 0.001 ms")
+        for m in messages
+    ), messages
+    endpoints = prod.list_endpoints(NameContains=PROD_ENDPOINT)["Endpoints"]
+    assert [(e["EndpointName"], e["LastModifiedTime"]) for e in endpoints] == prod_before
+    if prod_config is not None:
+        assert _live_config(localcloud, "prod") == prod_config
+    assert _endpoint_configs(localcloud, "prod", version) == []
+    assert _journey(localcloud, version) == [("approved", None)]
+
+
+def test_a_broken_prod_deployment_rolls_back_and_fails_clearly(
+    localcloud: LocalCloud,
+    dags: dict[str, Any],
+    live_in_prod: str,
+    new_version: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    from hubspoke.operators.deploy import DeploymentFailed
+
+    previous = _live_config(localcloud, "prod")
+    assert previous.startswith(f"breast-cancer-v{_version(live_in_prod)}-prod-"), previous
+    assert PROD_ALARM in MODEL.environments.prod.deployment.rollback_alarms
+    arn = new_version("alarmed-canary")
+    version = _version(arn)
+    _approve(localcloud, arn, reason="metrics reviewed")
+    alarms = cloudwatch_backends[ACCOUNTS.account_id("prod")][ACCOUNTS.region]
+    if PROD_ALARM not in alarms.alarms:
+        alarms.put_metric_alarm(
+            name=PROD_ALARM,
+            namespace="AWS/SageMaker",
+            metric_name="Invocation5XXErrors",
+            comparison_operator="GreaterThanThreshold",
+            evaluation_periods=1,
+            period=60,
+            threshold=0.0,
+            statistic="Sum",
+            description="5XX errors on the prod endpoint",
+            dimensions=[
+                {"Name": "EndpointName", "Value": PROD_ENDPOINT},
+                {"Name": "VariantName", "Value": MODEL.environments.prod.variant_name},
+            ],
+            alarm_actions=[],
+        )
+    alarms.set_alarm_state(PROD_ALARM, "5XX errors on the prod endpoint", "{}", "ALARM")
+    try:
+        run = _promote_with_gate(dags, arn, "Approve")
+    finally:
+        alarms.set_alarm_state(PROD_ALARM, "reset after the test", "{}", "OK")
+
+    states = _states(run)
+    assert str(run.state) == "failed", states
+    for task_id in ("staging.deploy", "staging.validate", "production_gate", "record_gate"):
+        assert states[task_id] == "success", states
+    assert states["prod.deploy"] == "failed", states
+    assert states["prod.validate"] == "upstream_failed", states
+    assert states["promoted"] == "upstream_failed", states
+    # A rollback is final for the task: one try, and the error says what happened and why.
+    assert run.get_task_instance("prod.deploy").try_number == 1
+    messages = _raised(capsys.readouterr().out, DeploymentFailed)
+    assert len(messages) == 1, messages
+    assert messages[0].startswith(f"{PROD_ENDPOINT} in prod was rolled back to {previous} ")
+    assert f"instead of serving v{version} (breast-cancer-v{version}-prod-" in messages[0]
+    assert f"CloudWatch alarm {PROD_ALARM} went into ALARM" in messages[0]
+
+    live = _spoke(localcloud, "prod", "sagemaker").describe_endpoint(EndpointName=PROD_ENDPOINT)
+    assert live["EndpointStatus"] == "InService", live
+    assert live["EndpointConfigName"] == previous
+    assert PROD_ALARM in live.get("FailureReason", "")
+    assert 0.0 <= _invoke_prod(localcloud) <= 1.0
+    assert _journey(localcloud, version) == [
+        ("approved", None),
+        ("deployed", "staging"),
+        ("validated", "staging"),
+        ("approved", "prod"),
+    ]
