@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from hubspoke.cli.errors import UserError
-from hubspoke.config import load_models, project_root
+from hubspoke.config import load_models, models_root, project_root
 
 
 @click.group()
@@ -64,7 +64,7 @@ def run_local(
         config = load_models().get(model)
     except KeyError as exc:
         raise UserError(str(exc.args[0])) from None
-    pipeline_dir = project_root() / config.pipeline
+    pipeline_dir = models_root() / config.pipeline
     workdir = workdir or project_root() / "runs" / f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
     # The runner wants an empty workdir, so exported sample data lives beside it until done.
     scratch = tempfile.TemporaryDirectory(prefix="hubspoke-data-")

@@ -14,6 +14,7 @@ from hubspoke.config.loader import (
     load_accounts,
     load_config,
     load_models,
+    models_root,
     project_root,
 )
 from hubspoke.config.models import ModelConfig, ModelsConfig
@@ -28,5 +29,6 @@ __all__ = [
     "load_accounts",
     "load_config",
     "load_models",
+    "models_root",
     "project_root",
 ]

@@ -27,6 +27,15 @@ def config_dir() -> Path:
     return Path(env) if env else project_root() / "config"
 
 
+def models_root(config_folder: Path | None = None) -> Path:
+    """Where ``pipeline`` directories of models.yaml resolve: the config folder's parent when
+    it holds ``pipelines/`` (an MWAA bundle ships config/ and pipelines/ inside the DAGs
+    folder), else the project root (a checkout, or a config folder copied elsewhere).
+    """
+    parent = (config_folder or config_dir()).resolve().parent
+    return parent if (parent / "pipelines").is_dir() else project_root()
+
+
 def load_accounts(path: Path | None = None) -> AccountsConfig:
     path = path or config_dir() / "accounts.yaml"
     data = read_yaml_mapping(path)
@@ -50,7 +59,7 @@ def load_models(path: Path | None = None, *, root: Path | None = None) -> Models
         models = ModelsConfig.model_validate(data)
     except ValidationError as exc:
         raise from_validation_error(path, exc, names=names, union_tags=STRATEGY_TAGS) from None
-    root = root or project_root()
+    root = root or models_root(path.parent)
     for index, model in enumerate(models.models):
         pipeline_file = root / model.pipeline / "pipeline.py"
         if not pipeline_file.is_file():

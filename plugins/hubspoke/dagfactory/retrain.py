@@ -140,7 +140,7 @@ def retrain_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
         @task(task_display_name="Register in hub")
         def register(outputs: dict[str, Any], **context: Any) -> dict[str, Any]:
             from hubspoke.aws.sessions import session_for
-            from hubspoke.config import project_root
+            from hubspoke.config import models_root
             from hubspoke.registry import Lineage, package_version, register_in_hub
             from hubspoke.revision import code_revision
             from hubspoke.training import TrainingOutputs
@@ -159,7 +159,7 @@ def retrain_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
                     dag_run_id=context["run_id"],
                     reason=context["params"].get("reason", ""),
                 ),
-                inference_script=project_root() / model.pipeline / "inference.py",
+                inference_script=models_root() / model.pipeline / "inference.py",
             )
             return {
                 "package_arn": arn,
