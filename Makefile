@@ -7,7 +7,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --locked --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: help env test unit lint bench demo run-local clean
+.PHONY: help env test unit lint bench demo run-local up down clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -38,6 +38,12 @@ run-local: env  ## preprocess -> train -> evaluate on the bundled data, locally 
 
 demo: env  ## the main job: retrain -> approve -> staging -> prod on localcloud
 	$(RUN) hubspoke demo
+
+up: env  ## Airflow UI + localcloud on this machine (no Docker); prints the URL and login
+	@scripts/up.sh
+
+down:  ## stop what `make up` started (by PID, nothing else)
+	@scripts/down.sh
 
 clean:  ## remove caches (keeps .venv)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache

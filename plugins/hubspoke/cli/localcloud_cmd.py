@@ -110,7 +110,16 @@ def _post_json(url: str, payload: dict[str, object]) -> dict[str, Any]:
 @click.option("--admin", is_flag=True, help="The management account's admin instead of a role.")
 @click.option("--endpoint", default=DEFAULT_ENDPOINT, show_default=True, help="localcloud URL.")
 @click.option("--json", "as_json", is_flag=True, help="Print the credentials as JSON.")
-def creds(role_arn: str | None, admin: bool, endpoint: str, as_json: bool) -> None:
+@click.option(
+    "--credential-process",
+    "as_process",
+    is_flag=True,
+    help="Print what an AWS config `credential_process` expects (SDKs then refresh by "
+    "calling the command again before the session expires).",
+)
+def creds(
+    role_arn: str | None, admin: bool, endpoint: str, as_json: bool, as_process: bool
+) -> None:
     """Print `export AWS_...` lines for a session of ROLE_ARN.
 
     The session is issued as if the service the role's trust policy names had assumed it.
@@ -120,6 +129,17 @@ def creds(role_arn: str | None, admin: bool, endpoint: str, as_json: bool) -> No
         raise UserError("give either a ROLE_ARN or --admin")
     payload: dict[str, object] = {"admin": True} if admin else {"role_arn": role_arn}
     issued = _post_json(f"{endpoint.rstrip('/')}/_localcloud/sessions", payload)
+    if as_process:
+        process = {
+            "Version": 1,
+            "AccessKeyId": issued["AccessKeyId"],
+            "SecretAccessKey": issued["SecretAccessKey"],
+        }
+        if issued.get("SessionToken"):
+            process["SessionToken"] = issued["SessionToken"]
+            process["Expiration"] = issued["Expiration"]
+        click.echo(json.dumps(process))
+        return
     if as_json:
         click.echo(json.dumps(issued, indent=2))
         return

@@ -1,0 +1,95 @@
+"""`make up` / `make down` as a user runs them: the real Airflow components and localcloud
+come up healthy with the DAGs and the Promotions plugin, and down leaves no process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get(url: str, token: str | None = None) -> dict:  # type: ignore[type-arg]
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)  # type: ignore[no-any-return]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_up_then_down(tmp_path: Path) -> None:
+    airflow_port, localcloud_port = _free_port(), _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_"))},
+        "HUBSPOKE_STATE": str(tmp_path / "state"),
+        "AIRFLOW_PORT": str(airflow_port),
+        "LOCALCLOUD_PORT": str(localcloud_port),
+    }
+    started = time.monotonic()
+    up = subprocess.run(
+        ["bash", "scripts/up.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    pids = [int(p.read_text()) for p in (tmp_path / "state" / "pids").glob("*.pid")]
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert time.monotonic() - started < 120
+        assert f"Airflow UI:  http://127.0.0.1:{airflow_port}   (login admin / admin)" in up.stdout
+        assert len(pids) == 5
+        base = f"http://127.0.0.1:{airflow_port}"
+        token_request = urllib.request.Request(
+            f"{base}/auth/token",
+            data=json.dumps({"username": "admin", "password": "admin"}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(token_request, timeout=30) as response:
+            token = json.load(response)["access_token"]
+        deadline = time.monotonic() + 90
+        dag_ids: set[str] = set()
+        while time.monotonic() < deadline and len(dag_ids) < 4:
+            dag_ids = {d["dag_id"] for d in _get(f"{base}/api/v2/dags", token)["dags"]}
+            time.sleep(2)
+        assert dag_ids == {
+            "retrain_breast_cancer",
+            "promote_breast_cancer",
+            "rollback_breast_cancer",
+            "hubspoke_approval_events",
+        }
+        assert _get(f"{base}/api/v2/importErrors", token)["total_entries"] == 0
+        board = _get(f"{base}/hubspoke/api/board")
+        assert [m["name"] for m in board["models"]] == ["breast-cancer"]
+    finally:
+        down = subprocess.run(
+            ["bash", "scripts/down.sh"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert down.returncode == 0, down.stderr
+    time.sleep(1)
+    assert [pid for pid in pids if _alive(pid)] == []
+    assert list((tmp_path / "state" / "pids").glob("*.pid")) == []
