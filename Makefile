@@ -19,10 +19,10 @@ env:  ## install uv if missing, then create/update .venv from uv.lock
 	@$(UV) sync --locked --quiet
 
 test: env lint  ## lint, then the whole suite
-	$(RUN) pytest $(PYTEST_ARGS)
+	HUBSPOKE_UV="$(UV)" $(RUN) pytest $(PYTEST_ARGS)
 
 unit: env  ## unit tests only (seconds)
-	$(RUN) pytest tests/unit $(PYTEST_ARGS)
+	HUBSPOKE_UV="$(UV)" $(RUN) pytest tests/unit $(PYTEST_ARGS)
 
 lint: env  ## ruff, ruff format, mypy, cfn-lint
 	$(RUN) ruff check .

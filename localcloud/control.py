@@ -38,7 +38,7 @@ class ControlApi:
 
         try:
             report = bootstrap(self.cloud)
-        except (ValueError, NotImplementedError) as exc:  # a template or config problem
+        except ValueError as exc:  # a template or config problem
             return _json(400, {"error": str(exc)})
         return _json(200, {"changes": report.changes, "seconds": round(report.seconds, 3)})
 

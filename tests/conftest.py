@@ -82,3 +82,21 @@ def dags() -> dict[str, object]:
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}, bag.import_errors
     return dict(bag.dags)
+
+
+@pytest.fixture(scope="session")
+def uv_command() -> list[str]:
+    """How to run uv: ``$HUBSPOKE_UV`` (set by the Makefile to the uv it installed, which may be
+    ``python3 -m uv``), else ``uv`` on PATH. Missing in CI is a failure, not a skip."""
+    import shlex
+    import shutil
+
+    configured = os.environ.get("HUBSPOKE_UV")
+    if configured:
+        return shlex.split(configured)
+    found = shutil.which("uv")
+    if found:
+        return [found]
+    if os.environ.get("CI"):
+        pytest.fail("uv is neither in $HUBSPOKE_UV nor on PATH; run the suite through make test")
+    pytest.skip("uv is neither in $HUBSPOKE_UV nor on PATH (make test sets it)")

@@ -57,11 +57,6 @@ def _role(client: Clients, r: ResolvedResource, stack: ResolvedStack) -> str | N
     for existing in iam.list_role_policies(RoleName=name)["PolicyNames"]:
         if existing not in declared:
             iam.delete_role_policy(RoleName=name, PolicyName=existing)
-    if props.get("ManagedPolicyArns") or props.get("PermissionsBoundary"):
-        raise NotImplementedError(
-            f"{stack.source}: {r.logical_id}: managed policies and boundaries are not "
-            "bootstrapped locally; declare policies inline"
-        )
     return change
 
 
@@ -235,13 +230,28 @@ HANDLERS: dict[str, Callable[[Clients, ResolvedResource, ResolvedStack], str | N
 }
 
 
-def apply_stack(cloud: LocalCloud, stack: ResolvedStack) -> list[str]:
-    """Converge ``stack.env.account`` to the stack; return a line per created resource."""
+class UnsupportedTemplate(ValueError):
+    """The stack declares something localcloud cannot create; nothing was created."""
+
+
+def check_supported(stack: ResolvedStack) -> None:
+    """Refuse a stack before creating any of it, so a refusal leaves no half-built account."""
     unknown = sorted({r.type for r in stack.resources.values()} - set(HANDLERS))
     if unknown:
-        raise NotImplementedError(
+        raise UnsupportedTemplate(
             f"{stack.source}: localcloud cannot bootstrap {', '.join(unknown)} yet"
         )
+    for role in stack.of_type("AWS::IAM::Role"):
+        if role.properties.get("ManagedPolicyArns") or role.properties.get("PermissionsBoundary"):
+            raise UnsupportedTemplate(
+                f"{stack.source}: {role.logical_id}: managed policies and boundaries are not "
+                "bootstrapped locally; declare policies inline"
+            )
+
+
+def apply_stack(cloud: LocalCloud, stack: ResolvedStack) -> list[str]:
+    """Converge ``stack.env.account`` to the stack; return a line per created resource."""
+    check_supported(stack)
     root = cloud.root_session(stack.env.account)
     cache: dict[str, Any] = {}
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from hubspoke.config import load_config, project_root
 from hubspoke.governance.world import build_model
 from localcloud.bootstrap.organization import ensure_organization, ensure_scps
-from localcloud.bootstrap.resources import apply_stack
+from localcloud.bootstrap.resources import apply_stack, check_supported
 
 if TYPE_CHECKING:
     from localcloud.server import LocalCloud
@@ -38,6 +38,8 @@ def bootstrap(
     model = build_model(infra_dir or project_root() / "infra", config)
     cloud.known_accounts = list(dict.fromkeys([*cloud.known_accounts, *model.accounts.values()]))
     report = BootstrapReport()
+    for label in ("hub", "dev", "staging", "prod"):
+        check_supported(model.stacks[label])  # every stack, before the first write
     report.changes += ensure_organization(cloud, model)
     # The hub first: spoke policies name the hub's roles, bucket and key.
     for label in ("hub", "dev", "staging", "prod"):

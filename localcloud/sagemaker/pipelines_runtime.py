@@ -168,18 +168,22 @@ def _list(cloud: LocalCloud) -> Handler:
     return handle
 
 
+def _missing(arn: str, request: AwsRequest) -> Response:
+    return error_response(
+        "sagemaker",
+        400,
+        "ResourceNotFound",
+        f"Pipeline execution {arn} does not exist.",
+        request.request_id,
+    )
+
+
 def _list_steps(cloud: LocalCloud) -> Handler:
     def handle(session: Session, request: AwsRequest) -> Response | None:
         arn = str(request.params.get("PipelineExecutionArn", ""))
         execution = executions(cloud).get(arn)
         if execution is None:
-            return error_response(
-                "sagemaker",
-                400,
-                "ResourceNotFound",
-                f"Pipeline execution {arn} does not exist.",
-                request.request_id,
-            )
+            return _missing(arn, request)
         steps = []
         for step in list(execution.steps.values()):
             entry: dict[str, Any] = {
@@ -207,13 +211,7 @@ def _stop(cloud: LocalCloud) -> Handler:
         arn = str(request.params.get("PipelineExecutionArn", ""))
         execution = executions(cloud).get(arn)
         if execution is None:
-            return error_response(
-                "sagemaker",
-                400,
-                "ResourceNotFound",
-                f"Pipeline execution {arn} does not exist.",
-                request.request_id,
-            )
+            return _missing(arn, request)
         if execution.done.is_set():
             return validation_error(
                 request, f"Pipeline execution {arn} is {execution.status} and cannot be stopped."

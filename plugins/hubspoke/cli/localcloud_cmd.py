@@ -54,7 +54,7 @@ def serve(host: str, port: int, no_bootstrap: bool, no_enforce: bool) -> None:
     if not no_bootstrap:
         try:
             report = bootstrap(cloud)
-        except (ValueError, NotImplementedError) as exc:
+        except ValueError as exc:
             cloud.stop()
             raise UserError(f"bootstrap failed: {exc}") from None
         click.echo(f"bootstrapped {len(report.changes)} resources in {report.seconds:.1f} s")

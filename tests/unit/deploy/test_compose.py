@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import tomllib
 from pathlib import Path
@@ -35,7 +34,7 @@ AIRFLOW_SERVICES = {
     "airflow-triggerer",
 }
 # The command that wrote docker/requirements.txt (its header says the same).
-EXPORT = ["uv", "export", "--locked", "--no-dev", "--no-emit-project", "--no-header", "--quiet"]
+EXPORT = ["export", "--locked", "--no-dev", "--no-emit-project", "--no-header", "--quiet"]
 
 
 @pytest.fixture(scope="module")
@@ -134,10 +133,9 @@ def test_airflow_runs_as_the_hub_orchestrator_from_localcloud(compose: dict[str,
         assert service["depends_on"]["localcloud"]["condition"] == "service_healthy", name
 
 
-@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not on PATH")
-def test_docker_requirements_match_the_lock() -> None:
+def test_docker_requirements_match_the_lock(uv_command: list[str]) -> None:
     exported = subprocess.run(
-        EXPORT, cwd=ROOT, capture_output=True, text=True, check=True, timeout=120
+        [*uv_command, *EXPORT], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120
     ).stdout
     committed = REQUIREMENTS.read_text(encoding="utf-8")
     body = "".join(line for line in committed.splitlines(keepends=True) if line[:1] != "#")
