@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import socket
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -30,6 +30,9 @@ from localcloud.sagemaker.endpoints import shutdown_endpoints
 from localcloud.sagemaker.group_policies import GroupPolicies
 from localcloud.sagemaker.invoke import invoke_handler
 from localcloud.sts import StsHandler
+
+if TYPE_CHECKING:
+    from hubspoke.config import AccountsConfig
 
 DEFAULT_PORT = 4599  # also hubspoke.cli.localcloud_cmd.DEFAULT_PORT
 DEFAULT_HOST = "127.0.0.1"
@@ -166,6 +169,17 @@ class LocalCloud:
     def root_session(self, account: str) -> Session:
         """A key of ``account``'s root user (bootstrap and tests act as the account owner)."""
         return self.credentials.issue_root(account)
+
+    def airflow_env(self, accounts: AccountsConfig) -> dict[str, str]:
+        """What an Airflow process needs to run hubspoke against this localcloud: the hub
+        orchestrator's session (as MWAA's execution role would give it) and the four account
+        connections. No AWS_ENDPOINT_URL: the connections carry the endpoint."""
+        from hubspoke.aws.connections import account_connections, connection_env
+
+        session = self.credentials.issue_role_session(accounts.orchestrator_arn, "airflow")
+        env = {k: v for k, v in self.session_env(session).items() if k != "AWS_ENDPOINT_URL"}
+        env.update(connection_env(account_connections(accounts, "localcloud", self.url)))
+        return env
 
     def session_env(self, session: Session) -> dict[str, str]:
         return session.as_env(self.region, self.url)

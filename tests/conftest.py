@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,16 +50,10 @@ def airflow_as_orchestrator(
 ) -> Iterator[None]:
     """Airflow's process credentials are the hub orchestrator's (as on MWAA) and the four
     account connections point at localcloud."""
-    from hubspoke.aws.connections import account_connections, connection_env
     from hubspoke.config import load_accounts
 
-    accounts = load_accounts()
-    session = localcloud.credentials.issue_role_session(accounts.orchestrator_arn, "airflow")
-    for name, value in localcloud.session_env(session).items():
-        monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # the connections must carry it
-    connections = account_connections(accounts, "localcloud", localcloud.url)
-    for name, value in connection_env(connections).items():
+    for name, value in localcloud.airflow_env(load_accounts()).items():
         monkeypatch.setenv(name, value)
     yield
 
@@ -100,3 +94,19 @@ def uv_command() -> list[str]:
     if os.environ.get("CI"):
         pytest.fail("uv is neither in $HUBSPOKE_UV nor on PATH; run the suite through make test")
     pytest.skip("uv is neither in $HUBSPOKE_UV nor on PATH (make test sets it)")
+
+
+@pytest.fixture(scope="session")
+def approve(localcloud: LocalCloud) -> Callable[..., None]:
+    """``approve(arn, status="Approved", reason="ok")`` as the hub approver role."""
+    from hubspoke.config import load_accounts
+
+    approver = localcloud.credentials.issue_role_session(load_accounts().approver_arn, "reviewer")
+    sagemaker = localcloud.client("sagemaker", approver)
+
+    def decide(arn: str, status: str = "Approved", reason: str = "ok") -> None:
+        sagemaker.update_model_package(
+            ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=reason
+        )
+
+    return decide

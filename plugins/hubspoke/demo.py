@@ -102,12 +102,8 @@ def run_demo(echo: Echo, port: int = 0) -> None:
 
 
 def _as_airflow(cloud: Any, accounts: Any) -> None:
-    from hubspoke.aws.connections import account_connections, connection_env
-
-    session = cloud.credentials.issue_role_session(accounts.orchestrator_arn, "airflow")
-    os.environ.update(cloud.session_env(session))
     os.environ.pop("AWS_ENDPOINT_URL", None)  # the connections carry the endpoint
-    os.environ.update(connection_env(account_connections(accounts, "localcloud", cloud.url)))
+    os.environ.update(cloud.airflow_env(accounts))
 
 
 def _dags() -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -31,13 +32,6 @@ def _register(localcloud: LocalCloud) -> str:
     )
 
 
-def _approve(localcloud: LocalCloud, arn: str) -> None:
-    approver = localcloud.credentials.issue_role_session(ACCOUNTS.approver_arn, "reviewer")
-    localcloud.client("sagemaker", approver).update_model_package(
-        ModelPackageArn=arn, ModelApprovalStatus="Approved"
-    )
-
-
 def _announced(run: Any) -> list[dict[str, Any]]:
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
@@ -55,9 +49,11 @@ def _announced(run: Any) -> list[dict[str, Any]]:
         return [dict(r.extra) for r in rows]
 
 
-def test_an_approval_is_announced_once(localcloud: LocalCloud, dags: dict[str, Any]) -> None:
+def test_an_approval_is_announced_once(
+    localcloud: LocalCloud, dags: dict[str, Any], approve: Callable[..., None]
+) -> None:
     arn = _register(localcloud)
-    _approve(localcloud, arn)
+    approve(arn)
     first = dags["hubspoke_approval_events"].test()
     assert str(first.state) == "success"
     assert _announced(first) == [{"package_arn": arn, "source": "event"}]
@@ -72,10 +68,10 @@ def test_an_approval_is_announced_once(localcloud: LocalCloud, dags: dict[str, A
 
 
 def test_a_lost_event_is_caught_by_reconciliation(
-    localcloud: LocalCloud, dags: dict[str, Any]
+    localcloud: LocalCloud, dags: dict[str, Any], approve: Callable[..., None]
 ) -> None:
     arn = _register(localcloud)
-    _approve(localcloud, arn)
+    approve(arn)
     sqs = localcloud.client("sqs", localcloud.root_session(ACCOUNTS.account_id("hub")))
     sqs.purge_queue(
         QueueUrl=sqs.get_queue_url(QueueName="hubspoke-model-package-events")["QueueUrl"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,33 +69,19 @@ def _promote(dags: dict[str, Any], arn: str) -> Any:
 
 
 def _orchestrate(localcloud: LocalCloud, patch: pytest.MonkeyPatch) -> None:
-    from hubspoke.aws.connections import account_connections, connection_env
-
-    session = localcloud.credentials.issue_role_session(ACCOUNTS.orchestrator_arn, "airflow")
-    for name, value in localcloud.session_env(session).items():
-        patch.setenv(name, value)
     patch.delenv("AWS_ENDPOINT_URL", raising=False)
-    for name, value in connection_env(
-        account_connections(ACCOUNTS, "localcloud", localcloud.url)
-    ).items():
+    for name, value in localcloud.airflow_env(ACCOUNTS).items():
         patch.setenv(name, value)
-
-
-def _approve(
-    localcloud: LocalCloud, arn: str, status: str = "Approved", reason: str = "ok"
-) -> None:
-    approver = localcloud.credentials.issue_role_session(ACCOUNTS.approver_arn, "reviewer")
-    localcloud.client("sagemaker", approver).update_model_package(
-        ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=reason
-    )
 
 
 def _states(run: Any) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
 
-def test_happy_path_to_prod(localcloud: LocalCloud, dags: dict[str, Any], trained: str) -> None:
-    _approve(localcloud, trained, reason="metrics reviewed")
+def test_happy_path_to_prod(
+    localcloud: LocalCloud, dags: dict[str, Any], trained: str, approve: Callable[..., None]
+) -> None:
+    approve(trained, reason="metrics reviewed")
     run = _promote(dags, trained)
     assert str(run.state) == "success", _states(run)
     version = int(trained.rsplit("/", 1)[-1])
@@ -139,9 +126,10 @@ def test_rollback_restores_the_previous_version(
     dags: dict[str, Any],
     trained: str,
     tmp_path_factory: pytest.TempPathFactory,
+    approve: Callable[..., None],
 ) -> None:
     newer = _retrain(localcloud, dags, tmp_path_factory)
-    _approve(localcloud, newer)
+    approve(newer)
     assert str(_promote(dags, newer).state) == "success"
     prod = localcloud.client("sagemaker", localcloud.root_session(ACCOUNTS.account_id("prod")))
     old, new = int(trained.rsplit("/", 1)[-1]), int(newer.rsplit("/", 1)[-1])

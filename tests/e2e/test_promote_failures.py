@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,13 +97,18 @@ def new_version(localcloud: LocalCloud, training: dict[str, Any]) -> Any:
 
 
 @pytest.fixture(scope="module")
-def live_in_prod(localcloud: LocalCloud, dags: dict[str, Any], training: dict[str, Any]) -> str:
+def live_in_prod(
+    localcloud: LocalCloud,
+    dags: dict[str, Any],
+    training: dict[str, Any],
+    approve: Callable[..., None],
+) -> str:
     """The trained version promoted all the way to prod (the happy path), once per module."""
     arn = training["package_arn"]
     with pytest.MonkeyPatch.context() as patch:
         _orchestrate(localcloud, patch)
         patch.setenv("LOCALCLOUD_TIME_SCALE", "0.01")
-        _approve(localcloud, arn, reason="metrics reviewed")
+        approve(arn, reason="metrics reviewed")
         run = _promote_with_gate(dags, arn, "Approve")
     assert str(run.state) == "success", _states(run)
     assert _live_config(localcloud, "prod").startswith(f"breast-cancer-v{_version(arn)}-prod-")
@@ -113,25 +119,9 @@ def live_in_prod(localcloud: LocalCloud, dags: dict[str, Any], training: dict[st
 
 
 def _orchestrate(localcloud: LocalCloud, patch: pytest.MonkeyPatch) -> None:
-    from hubspoke.aws.connections import account_connections, connection_env
-
-    session = localcloud.credentials.issue_role_session(ACCOUNTS.orchestrator_arn, "airflow")
-    for name, value in localcloud.session_env(session).items():
-        patch.setenv(name, value)
     patch.delenv("AWS_ENDPOINT_URL", raising=False)
-    for name, value in connection_env(
-        account_connections(ACCOUNTS, "localcloud", localcloud.url)
-    ).items():
+    for name, value in localcloud.airflow_env(ACCOUNTS).items():
         patch.setenv(name, value)
-
-
-def _approve(
-    localcloud: LocalCloud, arn: str, status: str = "Approved", reason: str = "ok"
-) -> None:
-    approver = localcloud.credentials.issue_role_session(ACCOUNTS.approver_arn, "reviewer")
-    localcloud.client("sagemaker", approver).update_model_package(
-        ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=reason
-    )
 
 
 def _promote_with_gate(dags: dict[str, Any], arn: str, option: str) -> Any:
@@ -243,13 +233,14 @@ def test_a_rejected_package_never_deploys(
     dags: dict[str, Any],
     new_version: Any,
     capsys: pytest.CaptureFixture[str],
+    approve: Callable[..., None],
 ) -> None:
     from hubspoke.operators.approval import PackageRejectedError
 
     arn = new_version("rejected")
     version = _version(arn)
     reason = "calibration drifts on the 2025 cohort; retrain with the new labels"
-    _approve(localcloud, arn, status="Rejected", reason=reason)
+    approve(arn, status="Rejected", reason=reason)
 
     run = dags[DAG_ID].test(run_conf={"package_arn": arn})
 
@@ -300,6 +291,7 @@ def test_a_failed_staging_validation_blocks_production(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    approve: Callable[..., None],
 ) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
@@ -319,7 +311,7 @@ def test_a_failed_staging_validation_blocks_production(
 
     arn = new_version("slow-staging")
     version = _version(arn)
-    _approve(localcloud, arn, reason="metrics reviewed")
+    approve(arn, reason="metrics reviewed")
     prod = _spoke(localcloud, "prod", "sagemaker")
     endpoints = prod.list_endpoints(NameContains=PROD_ENDPOINT)["Endpoints"]
     prod_before = [(e["EndpointName"], e["LastModifiedTime"]) for e in endpoints]
@@ -355,6 +347,7 @@ def test_a_broken_prod_deployment_rolls_back_and_fails_clearly(
     live_in_prod: str,
     new_version: Any,
     capsys: pytest.CaptureFixture[str],
+    approve: Callable[..., None],
 ) -> None:
     from moto.cloudwatch.models import cloudwatch_backends
 
@@ -365,7 +358,7 @@ def test_a_broken_prod_deployment_rolls_back_and_fails_clearly(
     assert PROD_ALARM in MODEL.environments.prod.deployment.rollback_alarms
     arn = new_version("alarmed-canary")
     version = _version(arn)
-    _approve(localcloud, arn, reason="metrics reviewed")
+    approve(arn, reason="metrics reviewed")
     alarms = cloudwatch_backends[ACCOUNTS.account_id("prod")][ACCOUNTS.region]
     if PROD_ALARM not in alarms.alarms:
         alarms.put_metric_alarm(
