@@ -41,26 +41,40 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`make up` on free ports; yields the Airflow base URL; `make down` afterwards."""
+def stack_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """`make up` on free ports; yields the Airflow and localcloud URLs; `make down` afterwards."""
     state = tmp_path_factory.mktemp("stack")
-    port = _free_port()
+    airflow_port, localcloud_port = _free_port(), _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_"))},
         "HUBSPOKE_STATE": str(state),
-        "AIRFLOW_PORT": str(port),
-        "LOCALCLOUD_PORT": str(_free_port()),
+        "AIRFLOW_PORT": str(airflow_port),
+        "LOCALCLOUD_PORT": str(localcloud_port),
     }
     up = subprocess.run(
         ["bash", "scripts/up.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
     try:
         assert up.returncode == 0, up.stdout + up.stderr
-        yield f"http://127.0.0.1:{port}"
+        yield {
+            "airflow": f"http://127.0.0.1:{airflow_port}",
+            "localcloud": f"http://127.0.0.1:{localcloud_port}",
+        }
     finally:
         subprocess.run(
             ["bash", "scripts/down.sh"], cwd=ROOT, env=env, capture_output=True, timeout=120
         )
+
+
+@pytest.fixture(scope="session")
+def stack(stack_urls: dict[str, str]) -> str:
+    """The Airflow base URL of the running stack."""
+    return stack_urls["airflow"]
+
+
+@pytest.fixture(scope="session")
+def localcloud_url(stack_urls: dict[str, str]) -> str:
+    return stack_urls["localcloud"]
 
 
 @pytest.fixture

@@ -75,3 +75,33 @@ def test_manual_production_gate_is_a_human_in_the_loop_approval(bag: DagBag) -> 
         gate = bag.dags[f"promote_{model.dag_suffix}"].get_task("production_gate")
         if model.approval.production == "manual":
             assert isinstance(gate, ApprovalOperator)
+
+
+@pytest.mark.parametrize(
+    ("conf", "problem"),
+    [
+        ({}, None),
+        ({"package_arn": None, "version": None}, None),
+        ({"version": 3}, None),
+        ({"package_arn": "arn:aws:sagemaker:us-east-1:111111111111:model-package/m/7"}, None),
+        ({"version": 0}, "less than the minimum"),
+        ({"version": "three"}, "is not of type"),
+        ({"package_arn": "breast-cancer/7"}, "does not match"),
+        ({"package_arn": "arn:aws:sagemaker:us-east-1:111111111111:model-package/m"}, "match"),
+    ],
+)
+def test_promote_params_accept_either_or_neither(
+    bag: DagBag, conf: dict[str, object], problem: str | None
+) -> None:
+    import copy
+
+    from airflow.sdk.exceptions import ParamValidationError
+
+    params = copy.deepcopy(bag.dags["promote_breast_cancer"].params)
+    if problem is None:
+        params.update(conf)
+        params.validate()
+    else:
+        with pytest.raises(ParamValidationError, match=problem):
+            params.update(conf)
+            params.validate()

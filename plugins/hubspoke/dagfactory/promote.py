@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param, TaskGroup, task
+from airflow.sdk.exceptions import AirflowFailException
 
 from hubspoke.dagfactory.approval_events import approved_asset
 from hubspoke.dagfactory.ledger_tasks import record_once
@@ -31,6 +32,33 @@ DOC = """
 5. **prod** — deploy to `{name}-prod` with the configured strategy
    ({strategy}, auto-rollback alarms), verify nothing was rolled back, validate.
 6. Every step is recorded in the hash-chained ledger (`hubspoke ledger show {name}`).
+"""
+
+
+class NothingToPromote(AirflowFailException):
+    """The run names no version of this model that could be promoted (not retried)."""
+
+
+PACKAGE_ARN_PATTERN = r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:model-package/[^/]+/[0-9]+$"
+
+
+# Rendered by Airflow when the gate runs: the person deciding sees the version and what
+# staging measured, on the Required actions page.
+GATE_SUBJECT = (
+    "Promote {name} version {{{{ ti.xcom_pull(task_ids='resolve')['version'] }}}} to production?"
+)
+GATE_BODY = """\
+{{% set staged = ti.xcom_pull(task_ids='staging.validate') %}}\
+Staging endpoint `{{{{ staged['endpoint'] }}}}` is serving version {{{{ staged['version'] }}}} \
+and passed validation on {{{{ staged['validation']['rows'] }}}} held-out rows:
+
+- agreement with the offline evaluation: {{{{ '%.3f' % staged['validation']['agreement'] }}}} \
+(needs ≥ {agreement})
+- p95 latency: {{{{ '%.1f' % staged['validation']['p95_latency_ms'] }}}} ms (needs ≤ {p95} ms)
+- error rate: {{{{ '%.3f' % staged['validation']['error_rate'] }}}}
+
+Approve to deploy it to `{name}-prod` ({strategy}, auto-rollback on alarm).
+Reject to stop here; prod keeps what it serves now.
 """
 
 
@@ -64,8 +92,22 @@ def promote_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
         default_args=default_args,
         tags=["hubspoke", "promote", model.name],
         params={
-            "package_arn": Param("", type="string", description="Hub model package ARN"),
-            "version": Param(0, type="integer", minimum=0, description="Or a version number"),
+            # Both optional: leave them empty to promote the latest approved version.
+            "package_arn": Param(
+                None,
+                type=["null", "string"],
+                pattern=PACKAGE_ARN_PATTERN,
+                title="Model package ARN",
+                description="Hub model package ARN (arn:aws:sagemaker:REGION:HUB:"
+                f"model-package/{model.name}/N); empty = latest approved",
+            ),
+            "version": Param(
+                None,
+                type=["null", "integer"],
+                minimum=1,
+                title="Version",
+                description="Or a version number of the hub group; empty = latest approved",
+            ),
         },
     ) as dag:
 
@@ -92,8 +134,14 @@ def promote_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
             if not arn:
                 arn = latest_approved(session_for("aws_hub").client("sagemaker"), accounts, model)
             if not arn:
-                raise ValueError(
+                raise NothingToPromote(
                     f"no approved {model.name} version to promote; pass package_arn or version"
+                )
+            expected = package_arn(accounts, model, package_version(arn))
+            if arn != expected:
+                raise NothingToPromote(
+                    f"package_arn {arn} is not a version of the hub group {model.name} "
+                    f"(expected {expected.rsplit('/', 1)[0]}/N); pass a {model.name} version"
                 )
             return {"package_arn": arn, "version": package_version(arn)}
 
@@ -232,9 +280,13 @@ def _production_gate(model: ModelConfig) -> Any:
         return ApprovalOperator(
             task_id="production_gate",
             task_display_name="Production approval",
-            subject=f"Promote {model.name} to production?",
-            body="Staging is deployed and validated. Approve to deploy to prod with "
-            f"{model.environments.prod.deployment.type} and auto-rollback.",
+            subject=GATE_SUBJECT.format(name=model.name),
+            body=GATE_BODY.format(
+                name=model.name,
+                strategy=model.environments.prod.deployment.type,
+                agreement=model.validation.min_agreement,
+                p95=model.validation.p95_latency_ms,
+            ),
             fail_on_reject=True,
         )
 
