@@ -2,7 +2,9 @@
 
 The API server mounts :mod:`hubspoke.ui.app` under ``/hubspoke``; the UI shows it in the
 navigation as "Promotions", embedded at ``/plugin/promotions``. Importing this file makes no
-AWS call: the page reads the accounts only when it is requested.
+AWS call and imports no web code: every task process loads the plugins folder, and the app
+(FastAPI and Airflow's API security) would add over a second to each task. Only the API
+server asks for ``fastapi_apps``, and the app is imported then.
 """
 
 from __future__ import annotations
@@ -11,16 +13,11 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-from hubspoke.ui.app import app
-
 URL_PREFIX = "/hubspoke"
 
 
 class HubspokeUiPlugin(AirflowPlugin):
     name = "hubspoke_ui"
-    fastapi_apps: list[Any] = [
-        {"app": app, "url_prefix": URL_PREFIX, "name": "hubspoke promotions"},
-    ]
     external_views: list[Any] = [
         {
             "name": "Promotions",
@@ -30,3 +27,9 @@ class HubspokeUiPlugin(AirflowPlugin):
             "nav_top_level": True,
         },
     ]
+
+    @property
+    def fastapi_apps(self) -> list[Any]:  # type: ignore[override]
+        from hubspoke.ui.app import app
+
+        return [{"app": app, "url_prefix": URL_PREFIX, "name": "hubspoke promotions"}]

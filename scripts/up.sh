@@ -67,7 +67,10 @@ export AIRFLOW__API__WORKERS=1
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$AIRFLOW_PORT/execution/"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$STATE/airflow/passwords.json"
-export AIRFLOW__API_AUTH__JWT_SECRET="hubspoke-local-only"
+# Tokens of this stack are signed with a secret made for it (a known secret lets anyone
+# forge an admin token).
+AIRFLOW__API_AUTH__JWT_SECRET="$("$PY" -c 'import secrets; print(secrets.token_hex(32))')"
+export AIRFLOW__API_AUTH__JWT_SECRET
 export LOCALCLOUD_TIME_SCALE="${LOCALCLOUD_TIME_SCALE:-0.05}"
 eval "$("$PY" - "$LOCALCLOUD_PORT" <<'CONNECTIONS'
 import shlex, sys

@@ -194,4 +194,14 @@ def test_promote_through_the_ui(
     prod.filter(has_text=f"v{version}").wait_for(timeout=60_000)
     assert "InService" in prod.inner_text()
     board.get_by_text("promoted prod").first.wait_for()
-    page.screenshot(path=str(screenshots / "promotions.png"), full_page=True)
+    # Recent DAG runs: this run, by whom, and a link out of the frame to its page in Airflow.
+    link = board.get_by_role("link", name=run_id, exact=True)
+    row = board.locator("tr", has=link)
+    assert "success" in row.inner_text() and "admin" in row.inner_text(), row.inner_text()
+    page.set_viewport_size({"width": 1400, "height": 1500})  # the whole board in one picture
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(screenshots / "promotions.png"))
+    link.click()
+    page.wait_for_url(f"{stack}/dags/{PROMOTE}/runs/{run_id}", timeout=30_000)
+    badge.filter(has_text="Success").wait_for(timeout=30_000)  # the UI's run page, not a frame
+    assert page.frame_locator("iframe").locator("body").count() == 0

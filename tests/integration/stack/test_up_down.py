@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -78,8 +79,11 @@ def test_up_then_down(tmp_path: Path) -> None:
             "hubspoke_approval_events",
         }
         assert _get(f"{base}/api/v2/importErrors", token)["total_entries"] == 0
-        board = _get(f"{base}/hubspoke/api/board")
+        board = _get(f"{base}/hubspoke/api/board", token)
         assert [m["name"] for m in board["models"]] == ["breast-cancer"]
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            _get(f"{base}/hubspoke/api/board")
+        assert refused.value.code == 401
     finally:
         down = subprocess.run(
             ["bash", "scripts/down.sh"],

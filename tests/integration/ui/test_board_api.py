@@ -21,13 +21,30 @@ from localcloud.server import LocalCloud
 ROOT = Path(__file__).resolve().parents[3]
 CONFIG = load_config()
 ACCOUNTS = CONFIG.accounts
+MODEL = "breast-cancer"
+
+
+@pytest.fixture(scope="module")
+def auth_manager() -> Any:
+    """Airflow's auth manager (the simple one, as `make up` runs it), initialised here as the
+    API server does at start."""
+    from airflow.api_fastapi.app import init_auth_manager
+
+    return init_auth_manager()
+
+
+def _token(auth_manager: Any, role: str | None) -> str:
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    return str(auth_manager.generate_jwt(SimpleAuthManagerUser(username="ada", role=role)))
 
 
 @pytest.fixture
-def client(airflow_as_orchestrator: None) -> TestClient:
+def client(airflow_as_orchestrator: None, airflow_db: None, auth_manager: Any) -> TestClient:
+    """The app as a signed-in viewer (Airflow's lowest role that may read DAG runs)."""
     from hubspoke.ui.app import app
 
-    return TestClient(app)
+    return TestClient(app, headers={"Authorization": f"Bearer {_token(auth_manager, 'viewer')}"})
 
 
 def _direct_board(localcloud: LocalCloud) -> dict[str, Any]:
@@ -49,12 +66,79 @@ def _direct_board(localcloud: LocalCloud) -> dict[str, Any]:
     )
 
 
-def test_api_board_is_the_board(localcloud: LocalCloud, client: TestClient) -> None:
+def test_api_board_is_the_board_plus_runs(localcloud: LocalCloud, client: TestClient) -> None:
     response = client.get("/api/board")
     assert response.status_code == 200, response.text
-    assert response.json() == _direct_board(localcloud)
-    names = [m["name"] for m in response.json()["models"]]
-    assert names == [m.name for m in CONFIG.models.models]
+    body = response.json()
+    runs = {m["name"]: m.pop("runs") for m in body["models"]}
+    assert body == _direct_board(localcloud)
+    assert list(runs) == [m.name for m in CONFIG.models.models]
+
+
+@pytest.mark.slow
+def test_runs_are_airflows_runs_of_the_models_dags(
+    client: TestClient, dags: dict[str, Any]
+) -> None:
+    """A real (failed) promote run: a package ARN of another model stops at resolve, without
+    retries, and appears on the board with its state and conf."""
+    other = f"arn:aws:sagemaker:{ACCOUNTS.region}:{ACCOUNTS.account_id('hub')}:model-package/x/1"
+    run = dags["promote_breast_cancer"].test(run_conf={"package_arn": other})
+    assert str(run.state) == "failed"
+    resolve = run.get_task_instance("resolve")
+    assert (str(resolve.state), resolve.try_number) == ("failed", 1)
+
+    (model,) = [m for m in client.get("/api/board").json()["models"] if m["name"] == MODEL]
+    shown = next(r for r in model["runs"] if r["run_id"] == run.run_id)
+    assert shown["dag_id"] == "promote_breast_cancer"
+    assert shown["state"] == "failed"
+    assert shown["run_type"] == "manual"
+    assert shown["conf"]["package_arn"] == other
+    started = [r["run_after"] for r in model["runs"]]
+    assert started == sorted(started, reverse=True)
+    assert {r["dag_id"] for r in model["runs"]} <= {
+        f"{kind}_breast_cancer" for kind in ("retrain", "promote", "rollback")
+    }
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "detail"),
+    [
+        ({}, 401, "Not authenticated"),
+        ({"Authorization": "Bearer not-a-token"}, 403, "Invalid JWT token"),
+        ({"Cookie": "_token=not-a-token"}, 403, "Invalid JWT token"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/board", "/"])
+def test_needs_a_signed_in_airflow_user(
+    airflow_db: None,
+    auth_manager: Any,
+    headers: dict[str, str],
+    status: int,
+    detail: str,
+    path: str,
+) -> None:
+    from hubspoke.ui.app import app
+
+    response = TestClient(app).get(path, headers=headers)
+    assert (response.status_code, response.json()) == (status, {"detail": detail})
+
+
+def test_a_user_without_a_role_may_not_read(airflow_db: None, auth_manager: Any) -> None:
+    from hubspoke.ui.app import app
+
+    cookie = {"Cookie": f"_token={_token(auth_manager, None)}"}
+    response = TestClient(app).get("/api/board", headers=cookie)
+    assert response.status_code == 403, response.text
+
+
+def test_the_ui_session_cookie_is_enough(
+    airflow_as_orchestrator: None, airflow_db: None, auth_manager: Any
+) -> None:
+    """The page is embedded in the Airflow UI and fetches with the UI's cookie."""
+    from hubspoke.ui.app import app
+
+    cookie = {"Cookie": f"_token={_token(auth_manager, 'viewer')}"}
+    assert TestClient(app).get("/", headers=cookie).status_code == 200
 
 
 def test_page_lists_the_models_and_needs_no_external_assets(client: TestClient) -> None:
