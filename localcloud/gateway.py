@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
-from localcloud.protocol import AwsRequest, error_response, protocol_of, service_name
+from localcloud import rpcv2_cbor
+from localcloud.protocol import (
+    AuthRefusals,
+    AwsRequest,
+    error_response,
+    request_protocol,
+    service_model,
+    service_name,
+)
 from localcloud.sigv4 import SignatureError, parse_authorization, verify
 
 if TYPE_CHECKING:
@@ -138,8 +146,15 @@ class Gateway:
                 environ.get("REQUEST_METHOD"),
                 environ.get("PATH_INFO"),
             )
+            headers = _headers(environ)
+            service = _guess_service(headers, environ.get("PATH_INFO", "/"))
             return self._error(
-                start_response, "sts", 500, "InternalFailure", f"localcloud error: {exc!r}"
+                start_response,
+                service,
+                request_protocol(service, headers),
+                500,
+                "InternalFailure",
+                f"localcloud error: {exc!r}",
             )
 
     def _handle(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -163,28 +178,25 @@ class Gateway:
         try:
             signed = parse_authorization(headers, query_pairs)
         except SignatureError as exc:
-            return self._error(
-                start_response, _guess_service(headers, path), 403, exc.code, exc.message
-            )
+            guessed = _guess_service(headers, path)
+            protocol = request_protocol(guessed, headers)
+            return self._error(start_response, guessed, protocol, 403, exc.code, exc.message)
         service = service_name(signed.service, path)
         try:
-            protocol_of(service)
+            protocol = request_protocol(service, headers)
         except Exception:  # an unknown service name in the scope
             return self._error(
-                start_response, "sts", 400, "UnknownService", f"unknown service {signed.service}"
+                start_response,
+                "sts",
+                None,
+                400,
+                "UnknownService",
+                f"unknown service {signed.service}",
             )
+        refused = AuthRefusals(service, protocol)
         session = self.credentials.get(signed.access_key_id)
         if session is None:
-            code = "InvalidAccessKeyId" if service == "s3" else _invalid_token_code(service)
-            return self._error(
-                start_response,
-                service,
-                403 if protocol_of(service) != "json" else 400,
-                code,
-                "The security token included in the request is invalid."
-                if code != "InvalidAccessKeyId"
-                else "The AWS Access Key Id you provided does not exist in our records.",
-            )
+            return self._error(start_response, service, protocol, *refused.unknown_key())
         try:
             verify(
                 secret_key=session.secret_access_key,
@@ -196,32 +208,24 @@ class Gateway:
                 signed=signed,
             )
         except SignatureError as exc:
-            return self._error(start_response, service, 403, exc.code, exc.message)
+            return self._error(start_response, service, protocol, 403, exc.code, exc.message)
         token = headers.get("x-amz-security-token") or dict(query_pairs).get("X-Amz-Security-Token")
         if session.session_token and token != session.session_token:
-            return self._error(
-                start_response,
-                service,
-                403,
-                _invalid_token_code(service),
-                "The security token included in the request is invalid.",
-            )
+            return self._error(start_response, service, protocol, *refused.invalid_token())
         if session.expired:
-            return self._error(
-                start_response,
-                service,
-                400 if protocol_of(service) == "json" else 403,
-                "ExpiredTokenException" if protocol_of(service) == "json" else "ExpiredToken",
-                "The security token included in the request is expired",
+            return self._error(start_response, service, protocol, *refused.expired())
+        try:
+            request = AwsRequest.decode(
+                service, environ["REQUEST_METHOD"], path, headers, body, query_pairs, signed.region
             )
-        request = AwsRequest.decode(
-            service, environ["REQUEST_METHOD"], path, headers, body, query_pairs, signed.region
-        )
+        except rpcv2_cbor.MalformedRequest as exc:
+            return self._error(start_response, service, protocol, exc.status, exc.code, exc.message)
         denial = self.authorizer.authorize(session, request)
         if denial is not None:
             return self._error(
                 start_response,
                 service,
+                protocol,
                 denial.status,
                 denial.code,
                 denial.message,
@@ -236,6 +240,17 @@ class Gateway:
                     self.authorizer.after(session, request)
                 return self._respond(start_response, status, out_headers, out_body)
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = session.account
+        if protocol == rpcv2_cbor.PROTOCOL:  # moto cannot read CBOR: translate both ways
+            status, out_headers, out_body = rpcv2_cbor.forward(
+                self.backend,
+                environ,
+                service_model(service),
+                request.operation or "",
+                request.params,
+                request.request_id,
+            )
+            self.authorizer.after(session, request)
+            return self._respond(start_response, status, out_headers, out_body)
         response = self.backend(environ, start_response)
         # moto has applied the change by now: let the authorizer see policies as they are.
         self.authorizer.after(session, request)
@@ -245,6 +260,7 @@ class Gateway:
         self,
         start_response: StartResponse,
         service: str,
+        protocol: str | None,
         status: int,
         code: str,
         message: str,
@@ -253,7 +269,7 @@ class Gateway:
         import uuid
 
         status, headers, body = error_response(
-            service, status, code, message, request_id or str(uuid.uuid4())
+            service, status, code, message, request_id or str(uuid.uuid4()), protocol
         )
         return self._respond(start_response, status, headers, body)
 
@@ -266,15 +282,15 @@ class Gateway:
         return [body]
 
 
-def _invalid_token_code(service: str) -> str:
-    # JSON services say UnrecognizedClientException; query and XML ones InvalidClientTokenId.
-    return (
-        "UnrecognizedClientException" if protocol_of(service) == "json" else "InvalidClientTokenId"
-    )
+def _is_cbor(headers: dict[str, str]) -> bool:
+    return headers.get("smithy-protocol") == "rpc-v2-cbor"
 
 
 def _guess_service(headers: dict[str, str], path: str) -> str:
-    """Best guess of the protocol for an unsigned request, to shape its error."""
+    """Best guess of the protocol of a request not (yet) tied to a service, to shape its error
+    (CloudWatch is the one RPC v2 CBOR service localcloud serves)."""
+    if _is_cbor(headers):
+        return "cloudwatch"
     if headers.get("x-amz-target"):
         return "sagemaker"
     return "sts" if path in {"", "/"} else "s3"

@@ -18,7 +18,7 @@ from hubspoke.iam import Request, World, evaluate
 from localcloud.authz.snapshot import build_world_dict
 from localcloud.authz.table import Target, checks_for
 from localcloud.gateway import Denial
-from localcloud.protocol import protocol_of
+from localcloud.protocol import accepts, protocol_of
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -45,7 +45,8 @@ def denial_for(service: str, decision: Decision) -> Denial:
     protocol = protocol_of(service)
     if service == "s3":
         return Denial("AccessDenied", decision.message, 403)
-    if protocol == "query":
+    if protocol == "query" or accepts(service, "query"):
+        # A service that still accepts query (CloudWatch) answers as over query on any wire.
         return Denial("AccessDenied", decision.message, 403)
     if service == "sqs":
         return Denial("AccessDenied", decision.message, 400)

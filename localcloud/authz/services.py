@@ -1,5 +1,5 @@
 """IAM checks for the JSON and query services localcloud stores in moto: STS, IAM, KMS, SQS,
-EventBridge, CloudWatch Logs, CloudWatch and Organizations."""
+EventBridge, CloudWatch Logs and Organizations (CloudWatch has its own module)."""
 
 from __future__ import annotations
 
@@ -88,14 +88,6 @@ def logs_checks(operation: str, params: dict[str, Any], target: Target) -> list[
     group = params.get("logGroupName")
     if group:
         return [Check(action, target.arn("logs", f"log-group:{group}:*"))]
-    return [Check(action, "*")]
-
-
-def cloudwatch_checks(operation: str, params: dict[str, Any], target: Target) -> list[Check]:
-    action = f"cloudwatch:{operation}"
-    alarm = params.get("AlarmName")
-    if alarm:
-        return [Check(action, target.arn("cloudwatch", f"alarm:{alarm}"))]
     return [Check(action, "*")]
 
 

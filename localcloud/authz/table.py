@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from localcloud.authz import services
 from localcloud.authz.checks import Check, Target
+from localcloud.authz.cloudwatch import cloudwatch_checks
 from localcloud.authz.s3 import KmsKeyOf, s3_checks
 from localcloud.authz.sagemaker import runtime_checks, sagemaker_checks
 
@@ -50,7 +51,7 @@ def checks_for(
     if service == "logs":
         return services.logs_checks(operation, params, target)
     if service == "cloudwatch":
-        return services.cloudwatch_checks(operation, params, target)
+        return cloudwatch_checks(operation, params, target)
     return services.generic_checks(_PREFIX.get(service, service), operation or "Unknown")
 
 

@@ -40,7 +40,8 @@ POLL_SECONDS = 0.02
 FAILURE_REASON_LIMIT = 1024  # DescribeEndpoint's FailureReason is at most 1024 characters
 PING_SECONDS = 0.5  # green's /ping during a bake, as SageMaker health-checks its instances
 
-# alarm names → the first one in ALARM, or None
+# alarm names → the first one in ALARM, or None; called on every check of a bake, so the
+# endpoint service evaluates each alarm from the stored metrics before reading its state.
 AlarmWatch = Callable[[list[str]], "str | None"]
 
 

@@ -57,12 +57,19 @@ class ModelSpec:
 
 
 class ModelProcess:
-    """One running model server; ``invoke`` forwards a request to its ``/invocations``."""
+    """One running model server; ``invoke`` forwards a request to its ``/invocations``.
 
-    def __init__(self, process: subprocess.Popen[bytes], port: int, workdir: Path) -> None:
+    ``variant`` names the production variant it serves, so whoever routes a request to it
+    (the old or the new fleet during a blue/green update) can report the variant that really
+    answered."""
+
+    def __init__(
+        self, process: subprocess.Popen[bytes], port: int, workdir: Path, variant: str = ""
+    ) -> None:
         self.process = process
         self.port = port
         self.workdir = workdir
+        self.variant = variant
         self.started_at = time.time()
 
     @property
@@ -224,7 +231,7 @@ def start_model_server(
             stderr=stderr,
             start_new_session=True,
         )
-    process = ModelProcess(popen, 0, workdir)
+    process = ModelProcess(popen, 0, workdir, variant_name)
     _track(process)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -14,13 +14,13 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from moto.cloudwatch.models import cloudwatch_backends
 from moto.core.utils import utcnow
 from moto.sagemaker.models import sagemaker_backends
 
 from localcloud.protocol import error_response
 from localcloud.runtime.deployments import Endpoint, VariantSpec
 from localcloud.runtime.fleet import ModelSpec
+from localcloud.runtime.metric_store import evaluate_alarm_named
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -181,11 +181,14 @@ class EndpointService:
 
     @staticmethod
     def _alarm_watch(account: str, region: str) -> Callable[[list[str]], str | None]:
+        """What a deployment checks during its bakes: each rollback alarm of the endpoint's
+        account is evaluated from the metrics stored so far (the endpoint's own invocations
+        among them), then its state is read, so traffic that breaches an alarm rolls the
+        update back, and so does an alarm set to ALARM with SetAlarmState."""
+
         def first_in_alarm(names: list[str]) -> str | None:
-            alarms = cloudwatch_backends[account][region].alarms
             for name in names:
-                alarm = alarms.get(name)
-                if alarm is not None and alarm.state_value == "ALARM":
+                if evaluate_alarm_named(account, region, name) == "ALARM":
                     return name
             return None
 

@@ -45,7 +45,7 @@ def deployment_config(settings: EndpointSettings) -> dict[str, Any] | None:
     strategy = settings.deployment
     routing: dict[str, Any] = {"WaitIntervalInSeconds": strategy.wait_seconds}
     if strategy.type == "all-at-once":
-        if not strategy.rollback_alarms and not strategy.wait_seconds:
+        if not strategy.alarm_names and not strategy.wait_seconds:
             return None
         routing["Type"] = "ALL_AT_ONCE"
     elif strategy.type == "canary":
@@ -60,9 +60,9 @@ def deployment_config(settings: EndpointSettings) -> dict[str, Any] | None:
             "TerminationWaitInSeconds": strategy.termination_wait_seconds,
         }
     }
-    if strategy.rollback_alarms:
+    if strategy.alarm_names:
         config["AutoRollbackConfiguration"] = {
-            "Alarms": [{"AlarmName": name} for name in strategy.rollback_alarms]
+            "Alarms": [{"AlarmName": name} for name in strategy.alarm_names]
         }
     return config
 

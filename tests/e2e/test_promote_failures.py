@@ -4,6 +4,7 @@ that rolls back, and a re-run of a finished promotion."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from botocore.exceptions import ClientError
 
 from hubspoke.config import load_config
 from hubspoke.hitl import answer_when_asked, respond, waiting_run_id
@@ -225,6 +227,37 @@ class _GateGuard:
             self._stop.wait(0.5)
 
 
+class _BadTrafficWhileUpdating:
+    """Sends rows of the wrong width to the prod endpoint (the model answers 500) for as long
+    as it is Updating, as misbehaving clients would during a deployment."""
+
+    def __init__(self, localcloud: LocalCloud) -> None:
+        self.sent = 0
+        self._sagemaker = _spoke(localcloud, "prod", "sagemaker")
+        self._runtime = _spoke(localcloud, "prod", "sagemaker-runtime")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _BadTrafficWhileUpdating:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            status = self._sagemaker.describe_endpoint(EndpointName=PROD_ENDPOINT)
+            if status["EndpointStatus"] == "Updating":
+                with contextlib.suppress(ClientError):
+                    self._runtime.invoke_endpoint(
+                        EndpointName=PROD_ENDPOINT, ContentType="text/csv", Body="1,2,3"
+                    )
+                self.sent += 1
+            self._stop.wait(0.05)
+
+
 # --- the scenarios ------------------------------------------------------------------------
 
 
@@ -349,39 +382,20 @@ def test_a_broken_prod_deployment_rolls_back_and_fails_clearly(
     capsys: pytest.CaptureFixture[str],
     approve: Callable[..., None],
 ) -> None:
-    from moto.cloudwatch.models import cloudwatch_backends
-
+    """Requests the model cannot read reach prod while the canary bakes: the 5XX rollback
+    alarm hubspoke created from config goes into ALARM on the endpoint's real metrics, and
+    SageMaker rolls the update back."""
     from hubspoke.operators.deploy import DeploymentFailed
 
     previous = _live_config(localcloud, "prod")
     assert previous.startswith(f"breast-cancer-v{_version(live_in_prod)}-prod-"), previous
-    assert PROD_ALARM in MODEL.environments.prod.deployment.rollback_alarms
+    assert PROD_ALARM in MODEL.environments.prod.deployment.alarm_names
     arn = new_version("alarmed-canary")
     version = _version(arn)
     approve(arn, reason="metrics reviewed")
-    alarms = cloudwatch_backends[ACCOUNTS.account_id("prod")][ACCOUNTS.region]
-    if PROD_ALARM not in alarms.alarms:
-        alarms.put_metric_alarm(
-            name=PROD_ALARM,
-            namespace="AWS/SageMaker",
-            metric_name="Invocation5XXErrors",
-            comparison_operator="GreaterThanThreshold",
-            evaluation_periods=1,
-            period=60,
-            threshold=0.0,
-            statistic="Sum",
-            description="5XX errors on the prod endpoint",
-            dimensions=[
-                {"Name": "EndpointName", "Value": PROD_ENDPOINT},
-                {"Name": "VariantName", "Value": MODEL.environments.prod.variant_name},
-            ],
-            alarm_actions=[],
-        )
-    alarms.set_alarm_state(PROD_ALARM, "5XX errors on the prod endpoint", "{}", "ALARM")
-    try:
+    with _BadTrafficWhileUpdating(localcloud) as traffic:
         run = _promote_with_gate(dags, arn, "Approve")
-    finally:
-        alarms.set_alarm_state(PROD_ALARM, "reset after the test", "{}", "OK")
+    assert traffic.sent > 0, "no request reached prod while it was updating"
 
     states = _states(run)
     assert str(run.state) == "failed", states
@@ -403,6 +417,16 @@ def test_a_broken_prod_deployment_rolls_back_and_fails_clearly(
     assert live["EndpointConfigName"] == previous
     assert PROD_ALARM in live.get("FailureReason", "")
     assert 0.0 <= _invoke_prod(localcloud) <= 1.0
+    (alarm,) = _spoke(localcloud, "prod", "cloudwatch").describe_alarms(AlarmNames=[PROD_ALARM])[
+        "MetricAlarms"
+    ]
+    assert alarm["StateValue"] == "ALARM", alarm
+    assert alarm["StateReason"].startswith("Threshold Crossed"), alarm["StateReason"]
+    assert "managed from config/models.yaml" in alarm["AlarmDescription"]
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {
+        "EndpointName": PROD_ENDPOINT,
+        "VariantName": MODEL.environments.prod.variant_name,
+    }
     assert _journey(localcloud, version) == [
         ("approved", None),
         ("deployed", "staging"),

@@ -6,7 +6,15 @@ import re
 from typing import Annotated, Literal
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 # SageMaker model package group / endpoint name rule.
 _SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -40,18 +48,105 @@ class MetricGate(_Strict):
         return challenger <= champion + self.max_regression
 
 
+_STATISTIC = re.compile(r"^(SampleCount|Average|Sum|Minimum|Maximum|p(\d{1,2}(\.\d{1,2})?|100))$")
+COMPARISONS = {
+    ">": "GreaterThanThreshold",
+    ">=": "GreaterThanOrEqualToThreshold",
+    "<": "LessThanThreshold",
+    "<=": "LessThanOrEqualToThreshold",
+}
+
+
+class RollbackAlarm(_Strict):
+    """A CloudWatch alarm on the endpoint's own metrics (namespace ``AWS/SageMaker``,
+    dimensions EndpointName and VariantName) that hubspoke creates or updates in the spoke
+    before each deployment, so the blue/green update it guards always has it."""
+
+    name: str
+    metric: Literal[
+        "Invocation5XXErrors",
+        "Invocation4XXErrors",
+        "ModelLatency",
+        "OverheadLatency",
+        "Invocations",
+    ]
+    statistic: str = Field(default="Sum", description="Sum, Average, ..., or a percentile p95")
+    comparison: Literal[">", ">=", "<", "<="] = ">="
+    threshold: float = Field(description="in the metric's unit (latencies in microseconds)")
+    period_seconds: int = 60
+    evaluation_periods: int = Field(default=1, ge=1, le=100)
+    datapoints_to_alarm: int | None = Field(default=None, ge=1)
+    treat_missing_data: Literal["missing", "ignore", "breaching", "notBreaching"] = "notBreaching"
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _ALARM_NAME.match(value):
+            raise ValueError(f"not a CloudWatch alarm name: {value!r}")
+        return value
+
+    @field_validator("statistic")
+    @classmethod
+    def _statistic(cls, value: str) -> str:
+        if not _STATISTIC.match(value):
+            raise ValueError(
+                f"statistic {value!r}: use SampleCount, Average, Sum, Minimum, Maximum "
+                "or a percentile such as p95 or p99.9"
+            )
+        return value
+
+    @field_validator("period_seconds")
+    @classmethod
+    def _period(cls, value: int) -> int:
+        # CloudWatch's rule: 10, 30, or a multiple of 60 seconds.
+        if value not in (10, 30) and (value < 60 or value % 60):
+            raise ValueError(f"period_seconds {value}: use 10, 30 or a multiple of 60")
+        return value
+
+    @model_validator(mode="after")
+    def _datapoints(self) -> RollbackAlarm:
+        if self.datapoints_to_alarm and self.datapoints_to_alarm > self.evaluation_periods:
+            raise ValueError(
+                f"alarm {self.name}: datapoints_to_alarm ({self.datapoints_to_alarm}) "
+                f"exceeds evaluation_periods ({self.evaluation_periods})"
+            )
+        return self
+
+
+def _alarm_kind(value: object) -> str:
+    return "name" if isinstance(value, str) else "definition"
+
+
+# Validated as one or the other (not both), so an error names the definition's field.
+AlarmEntry = Annotated[
+    Annotated[str, Tag("name")] | Annotated[RollbackAlarm, Tag("definition")],
+    Discriminator(_alarm_kind),
+]
+
+
 class _Strategy(_Strict):
     wait_seconds: int = Field(default=0, ge=0, le=3600, description="bake time per traffic step")
     termination_wait_seconds: int = Field(default=0, ge=0, le=3600)
-    rollback_alarms: list[str] = Field(default_factory=list)
+    # A name: an alarm that exists already (managed elsewhere; checked before deploying).
+    # A definition: an alarm hubspoke creates or updates before deploying.
+    rollback_alarms: list[AlarmEntry] = Field(default_factory=list)
 
     @field_validator("rollback_alarms")
     @classmethod
-    def _alarms(cls, value: list[str]) -> list[str]:
-        for name in value:
+    def _alarms(cls, value: list[str | RollbackAlarm]) -> list[str | RollbackAlarm]:
+        seen: set[str] = set()
+        for alarm in value:
+            name = alarm if isinstance(alarm, str) else alarm.name
             if not _ALARM_NAME.match(name):
                 raise ValueError(f"not a CloudWatch alarm name: {name!r}")
+            if name in seen:
+                raise ValueError(f"alarm {name!r} is listed twice")
+            seen.add(name)
         return value
+
+    @property
+    def alarm_names(self) -> list[str]:
+        return [a if isinstance(a, str) else a.name for a in self.rollback_alarms]
 
 
 class AllAtOnce(_Strategy):

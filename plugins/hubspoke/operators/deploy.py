@@ -55,9 +55,18 @@ class DeployToSpokeOperator(BaseOperator):
         return session, key, plan(self.model, self.environment, self.package_arn, key)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        from hubspoke.alarms import MissingRollbackAlarm, ensure_rollback_alarms
         from hubspoke.deploy import apply
 
         session, key, deployment = self._plan()
+        try:
+            alarms = ensure_rollback_alarms(
+                session.client("cloudwatch"), self.model, self.environment, deployment.endpoint
+            )
+        except MissingRollbackAlarm as exc:
+            raise DeploymentFailed(str(exc)) from None
+        for name, outcome in alarms.items():
+            self.log.info("rollback alarm %s: %s", name, outcome)
         action = apply(session.client("sagemaker"), self.model, self.accounts, deployment, key)
         self.log.info("%s %s with %s", action, deployment.endpoint, deployment.config_name)
         if action == "unchanged":

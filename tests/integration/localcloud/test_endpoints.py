@@ -23,7 +23,6 @@ from typing import Any
 import psutil
 import pytest
 from botocore.exceptions import ClientError
-from moto.cloudwatch.models import cloudwatch_backends
 
 import pipelines.breast_cancer
 from hubspoke.config import load_config
@@ -450,21 +449,29 @@ def test_an_alarm_during_the_canary_bake_rolls_back(
     staging: Staging, relabelled: tuple[str, Any]
 ) -> None:
     config, _ = relabelled
-    # In-process: CloudWatch now speaks smithy-rpc-v2-cbor, which the gateway cannot decode.
-    cloudwatch = cloudwatch_backends[STAGING][staging.cloud.region]
+    # Over HTTP: the staging deployer (as the orchestrator assumes it) creates the rollback
+    # alarm; the account root, standing for an operator, forces it into ALARM.
+    cloud = staging.cloud
+    orchestrator = cloud.credentials.issue_role_session(ACCOUNTS.orchestrator_arn, "airflow")
+    assumed = cloud.client("sts", orchestrator).assume_role(
+        RoleArn=ACCOUNTS.deployer_arn("staging"), RoleSessionName="rollback-alarms"
+    )
+    deployer = cloud.credentials.get(assumed["Credentials"]["AccessKeyId"])
+    assert deployer is not None
+    operator = cloud.client("cloudwatch", cloud.root_session(STAGING))
     alarm = f"bc-errors-{uuid.uuid4().hex[:6]}"
-    cloudwatch.put_metric_alarm(
-        name=alarm,
-        namespace="AWS/SageMaker",
-        metric_name="Invocation5XXErrors",
-        comparison_operator="GreaterThanOrEqualToThreshold",
-        evaluation_periods=1,
-        period=60,
-        threshold=1,
-        statistic="Sum",
-        description="5XX errors on the endpoint",
-        dimensions=[],
-        alarm_actions=[],
+    cloud.client("cloudwatch", deployer).put_metric_alarm(
+        AlarmName=alarm,
+        Namespace="AWS/SageMaker",
+        MetricName="Invocation5XXErrors",
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+        EvaluationPeriods=1,
+        Period=60,
+        Threshold=1,
+        Statistic="Sum",
+        AlarmDescription="5XX errors on the endpoint",
+        Dimensions=[],
+        AlarmActions=[],
     )
     endpoint = staging.endpoint(staging.good)
     deployment = _blue_green("CANARY", 3000, alarms=[alarm])  # 30 s bake: the alarm cuts it short
@@ -480,7 +487,9 @@ def test_an_alarm_during_the_canary_bake_rolls_back(
     assert info.value.response["Error"]["Code"] == "ValidationException"
     assert "in-progress" in info.value.response["Error"]["Message"]
     started = time.monotonic()
-    cloudwatch.set_alarm_state(alarm, "5XX errors on the canary", None, "ALARM")  # type: ignore[arg-type]
+    operator.set_alarm_state(
+        AlarmName=alarm, StateValue="ALARM", StateReason="5XX errors on the canary"
+    )
     described = staging.wait(endpoint, lambda d: d["EndpointStatus"] != "Updating", timeout=10)
     assert time.monotonic() - started < 5
     assert described["EndpointStatus"] == "InService"

@@ -29,6 +29,10 @@ def test_shipped_config_loads_with_canonical_names() -> None:
     assert model.dag_suffix == "breast_cancer"
     assert isinstance(model.environments.prod.deployment, Canary)
     assert model.environments.prod.deployment.canary_percent == 10
+    assert model.environments.prod.deployment.alarm_names == [
+        "breast-cancer-prod-invocation-errors",
+        "breast-cancer-prod-latency",
+    ]
     assert model.metric_gate.passes(0.97) and not model.metric_gate.passes(0.90)
 
 
@@ -74,7 +78,37 @@ BAD_MODELS = [
     (lambda m: m.pop("metric_gate"), "models[0] (breast-cancer).metric_gate: Field required"),
     (lambda m: m["approval"].update(production="sometimes"), "approval.production"),
     (lambda m: m.update(pipeline="pipelines/missing"), "no pipeline.py in 'pipelines/missing'"),
+    (
+        lambda m: _prod_alarms(m)[1].update(statistic="p955"),
+        "deployment.rollback_alarms[1].definition.statistic: Value error, statistic 'p955': "
+        "use SampleCount, Average, Sum, Minimum, Maximum or a percentile",
+    ),
+    (
+        lambda m: _prod_alarms(m)[0].update(period_seconds=45),
+        "rollback_alarms[0].definition.period_seconds: Value error, period_seconds 45: "
+        "use 10, 30 or a multiple of 60",
+    ),
+    (
+        lambda m: _prod_alarms(m)[1].update(datapoints_to_alarm=3),
+        "datapoints_to_alarm (3) exceeds evaluation_periods (2)",
+    ),
+    (
+        lambda m: _prod_alarms(m).append("breast-cancer-prod-latency"),
+        "rollback_alarms: Value error, alarm 'breast-cancer-prod-latency' is listed twice",
+    ),
+    (
+        lambda m: _prod_alarms(m)[0].update(metric="CPUUtilization"),
+        "rollback_alarms[0].definition.metric: Input should be 'Invocation5XXErrors'",
+    ),
+    (
+        lambda m: _prod_alarms(m)[0].update(threshhold=2),
+        "rollback_alarms[0].definition.threshhold: unknown key",
+    ),
 ]
+
+
+def _prod_alarms(model: dict) -> list:  # type: ignore[type-arg]
+    return model["environments"]["prod"]["deployment"]["rollback_alarms"]  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize(("mutate", "expected"), BAD_MODELS)
