@@ -109,6 +109,29 @@ def live_endpoint(sagemaker: Any, name: str, model: str, environment: str) -> di
     }
 
 
+def rollback_alarms(cloudwatch: Any, model: ModelConfig, environment: str) -> list[dict[str, Any]]:
+    """The state of each rollback alarm config gives ``environment`` (``MISSING`` when the
+    alarm does not exist: hubspoke creates defined ones at the next deployment)."""
+    names = getattr(model.environments, environment).deployment.alarm_names
+    if not names:
+        return []
+    found = {
+        a["AlarmName"]: a
+        for a in cloudwatch.describe_alarms(AlarmNames=names, AlarmTypes=["MetricAlarm"])[
+            "MetricAlarms"
+        ]
+    }
+    return [
+        {
+            "name": name,
+            "state": found[name]["StateValue"] if name in found else "MISSING",
+            "reason": found[name].get("StateReason") if name in found else None,
+            "updated": _iso(found[name].get("StateUpdatedTimestamp")) if name in found else None,
+        }
+        for name in names
+    ]
+
+
 def ledger_entry(record: LedgerRecord) -> dict[str, Any]:
     return {
         "seq": record.seq,
@@ -148,6 +171,7 @@ def model_board(
     spoke_sagemaker: Mapping[str, Any],
     accounts: AccountsConfig,
     model: ModelConfig,
+    spoke_cloudwatch: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     versions = registry_versions(hub_sagemaker, group_arn(accounts, model))
     records, verification = ledger_view(ledger, model.name)
@@ -157,6 +181,11 @@ def model_board(
         env: live_endpoint(spoke_sagemaker[env], endpoint_name(model, env), model.name, env)
         for env in SERVING_ENVIRONMENTS
         if env in spoke_sagemaker
+    }
+    alarms = {
+        env: rollback_alarms(cloudwatch, model, env)
+        for env, cloudwatch in (spoke_cloudwatch or {}).items()
+        if env in SERVING_ENVIRONMENTS
     }
     pending = [
         {"version": v["version"], "arn": v["arn"], "created": v["created"]}
@@ -172,6 +201,7 @@ def model_board(
         "production_approval": model.approval.production,
         "versions": versions,
         "live": live,
+        "rollback_alarms": alarms,
         "pending_approvals": pending,
         "ledger": {
             "verification": verification,
@@ -186,11 +216,13 @@ def promotion_board(
     spoke_sagemaker: Mapping[str, Any],
     accounts: AccountsConfig,
     models: Iterable[ModelConfig],
+    spoke_cloudwatch: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The board of every model in ``models``: ``{"region", "hub_account", "models": [...]}``.
 
     ``spoke_sagemaker`` maps a serving environment (``staging``, ``prod``) to a SageMaker
-    client in that account; environments left out are not shown.
+    client in that account; environments left out are not shown. ``spoke_cloudwatch``, the
+    same for CloudWatch, adds the state of each environment's rollback alarms.
     """
     ledger = Ledger(hub_s3, accounts.artifacts_bucket)
     return {
@@ -198,6 +230,7 @@ def promotion_board(
         "hub_account": accounts.account_id("hub"),
         "environments": [e for e in SERVING_ENVIRONMENTS if e in spoke_sagemaker],
         "models": [
-            model_board(hub_sagemaker, ledger, spoke_sagemaker, accounts, model) for model in models
+            model_board(hub_sagemaker, ledger, spoke_sagemaker, accounts, model, spoke_cloudwatch)
+            for model in models
         ],
     }

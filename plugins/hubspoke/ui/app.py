@@ -44,12 +44,14 @@ def build_board() -> dict[str, Any]:
     config = load_config()
     try:
         hub = session_for(CONNECTION_IDS["hub"])
-        spokes = {
-            env: session_for(CONNECTION_IDS[env]).client("sagemaker")
-            for env in SERVING_ENVIRONMENTS
-        }
+        sessions = {env: session_for(CONNECTION_IDS[env]) for env in SERVING_ENVIRONMENTS}
         return promotion_board(
-            hub.client("sagemaker"), hub.client("s3"), spokes, config.accounts, config.models.models
+            hub.client("sagemaker"),
+            hub.client("s3"),
+            {env: session.client("sagemaker") for env, session in sessions.items()},
+            config.accounts,
+            config.models.models,
+            {env: session.client("cloudwatch") for env, session in sessions.items()},
         )
     except (BotoCoreError, ClientError) as exc:
         raise HTTPException(status_code=502, detail=f"cannot read the accounts: {exc}") from exc
@@ -89,7 +91,7 @@ h1{font-size:1.4rem;margin:0 0 .25rem}h2{font-size:1.2rem;margin:1.5rem 0 .25rem
 h3{font-size:1rem;margin:1rem 0 .3rem}.muted{color:#5b6470}
 table{border-collapse:collapse;margin:.25rem 0}td,th{border:1px solid #d0d7de;padding:.25rem .5rem;
 text-align:left;vertical-align:top}th{background:#f4f6f8}code{font-size:12px}
-.Approved,.ok,.InService{color:#116329}.Rejected,.bad,.Failed{color:#a40e26}
+.Approved,.ok,.InService,.OK{color:#116329}.Rejected,.bad,.Failed,.ALARM,.MISSING{color:#a40e26}
 .PendingManualApproval,.warn,.Updating,.running,.queued{color:#8a5a00}
 .success{color:#116329}.failed{color:#a40e26}section{border-top:2px solid #d0d7de}
 </style></head><body>
@@ -134,15 +136,22 @@ const status = s => el("span", {class: s || ""}, s || "");
 const metrics = m => Object.entries(m).map(([k, v]) =>
   `${k}=${typeof v === "number" ? v.toFixed(4) : v}`).join(", ");
 const where = e => e.environment ? ` ${e.environment}` : "";
+function alarms(model, env) {
+  const list = (model.rollback_alarms || {})[env] || [];
+  if (!list.length) return el("span", {class: "muted"}, "none");
+  return el("span", {}, ...list.map(a => el("div", {title: a.reason || ""},
+    status(a.state), " ", el("code", {}, a.name))));
+}
 function live(model, envs) {
-  return table(["environment", "version", "status", "last update", "config"], envs.map(env => {
-    const s = model.live[env];
-    if (!s) return [env, "—", "not deployed", "", ""];
-    const update = s.rolled_back ? status("rolled back") : s.failure_reason ? "failed" : "ok";
-    const note = s.failure_reason ? el("div", {class: "bad"}, s.failure_reason) : "";
-    return [env, s.version === null ? "?" : `v${s.version}`, status(s.status),
-      el("span", {}, update, note), el("code", {}, s.config)];
-  }));
+  return table(["environment", "version", "status", "last update", "rollback alarms", "config"],
+    envs.map(env => {
+      const s = model.live[env];
+      if (!s) return [env, "—", "not deployed", "", alarms(model, env), ""];
+      const update = s.rolled_back ? status("rolled back") : s.failure_reason ? "failed" : "ok";
+      const note = s.failure_reason ? el("div", {class: "bad"}, s.failure_reason) : "";
+      return [env, s.version === null ? "?" : `v${s.version}`, status(s.status),
+        el("span", {}, update, note), alarms(model, env), el("code", {}, s.config)];
+    }));
 }
 function pending(model) {
   if (!model.pending_approvals.length) return el("p", {class: "muted"}, "none");

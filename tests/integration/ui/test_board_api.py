@@ -57,12 +57,20 @@ def _direct_board(localcloud: LocalCloud) -> dict[str, Any]:
         )
         for env in ("staging", "prod")
     }
+    alarms = {
+        env: localcloud.client(
+            "cloudwatch",
+            localcloud.credentials.issue_role_session(ACCOUNTS.deployer_arn(env), "direct"),
+        )
+        for env in ("staging", "prod")
+    }
     return promotion_board(
         localcloud.client("sagemaker", hub),
         localcloud.client("s3", hub),
         spokes,
         ACCOUNTS,
         CONFIG.models.models,
+        alarms,
     )
 
 

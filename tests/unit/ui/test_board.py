@@ -40,21 +40,21 @@ def _register(localcloud: LocalCloud, metrics: dict[str, float]) -> str:
     return str(created["ModelPackageArn"])
 
 
+def _deployer(localcloud: LocalCloud, env: str, service: str) -> Any:
+    session = localcloud.credentials.issue_role_session(ACCOUNTS.deployer_arn(env), "board")
+    return localcloud.client(service, session)
+
+
 def _board(localcloud: LocalCloud) -> dict[str, Any]:
     orchestrator = localcloud.credentials.issue_role_session(ACCOUNTS.orchestrator_arn, "board")
-    spokes = {
-        env: localcloud.client(
-            "sagemaker",
-            localcloud.credentials.issue_role_session(ACCOUNTS.deployer_arn(env), "board"),
-        )
-        for env in ("staging", "prod")
-    }
+    envs = ("staging", "prod")
     return promotion_board(
         localcloud.client("sagemaker", orchestrator),
         localcloud.client("s3", orchestrator),
-        spokes,
+        {env: _deployer(localcloud, env, "sagemaker") for env in envs},
         ACCOUNTS,
         [MODEL],
+        {env: _deployer(localcloud, env, "cloudwatch") for env in envs},
     )
 
 
@@ -186,3 +186,34 @@ def test_config_version_reads_the_deterministic_name() -> None:
     assert config_version("breast-cancer-v3-staging-0a1b2c3d", MODEL.name, "prod") is None
     assert config_version("hand-made-config", MODEL.name, "prod") is None
     assert config_version("breast-cancer-extra-v3-prod-0a1b2c3d", MODEL.name, "prod") is None
+
+
+def test_rollback_alarms_show_their_state(localcloud: LocalCloud) -> None:
+    from hubspoke.alarms import ensure_rollback_alarms
+
+    prod = _deployer(localcloud, "prod", "cloudwatch")
+    names = MODEL.environments.prod.deployment.alarm_names
+    ensure_rollback_alarms(prod, MODEL, "prod", f"{MODEL.name}-prod")
+    states = {a["AlarmName"]: a for a in prod.describe_alarms(AlarmNames=names)["MetricAlarms"]}
+    alarms = _model(_board(localcloud))["rollback_alarms"]
+    assert alarms["staging"] == []  # config gives staging none
+    assert [a["name"] for a in alarms["prod"]] == names
+    for shown in alarms["prod"]:
+        assert shown["state"] == states[shown["name"]]["StateValue"]
+        assert shown["reason"] == states[shown["name"]]["StateReason"]
+    json.dumps(alarms)
+
+
+def test_a_rollback_alarm_not_created_yet_shows_as_missing(localcloud: LocalCloud) -> None:
+    from hubspoke.board import rollback_alarms
+
+    prod = MODEL.environments.prod
+    strategy = prod.deployment.model_copy(
+        update={"rollback_alarms": [f"nobody-{uuid.uuid4().hex[:6]}"]}
+    )
+    environments = MODEL.environments.model_copy(
+        update={"prod": prod.model_copy(update={"deployment": strategy})}
+    )
+    named = MODEL.model_copy(update={"environments": environments})
+    (shown,) = rollback_alarms(_deployer(localcloud, "prod", "cloudwatch"), named, "prod")
+    assert (shown["state"], shown["reason"]) == ("MISSING", None)
