@@ -198,7 +198,7 @@ def test_promote_through_the_ui(
     link = board.get_by_role("link", name=run_id, exact=True)
     row = board.locator("tr", has=link)
     assert "success" in row.inner_text() and "admin" in row.inner_text(), row.inner_text()
-    page.set_viewport_size({"width": 1400, "height": 1500})  # the whole board in one picture
+    page.set_viewport_size({"width": 1400, "height": 1150})  # the whole board in one picture
     page.wait_for_timeout(500)
     page.screenshot(path=str(screenshots / "promotions.png"))
     link.click()

@@ -29,4 +29,4 @@ def test_dags_and_promotions_page(page: Any, stack: str, screenshots: Path) -> N
     board = page.frame_locator("iframe").first
     board.get_by_role("heading", name="breast-cancer").wait_for(timeout=60_000)
     board.get_by_text("chain intact").first.wait_for(timeout=60_000)
-    page.screenshot(path=str(screenshots / "promotions.png"))
+    page.screenshot(path=str(screenshots / "promotions-nav.png"))
