@@ -18,6 +18,7 @@ from hubspoke.ledger import Ledger, verify_records
 from localcloud.server import LocalCloud
 
 CONFIG = load_config()
+MODEL = CONFIG.models.get("breast-cancer")
 ACCOUNTS = CONFIG.accounts
 DATA_KEY = "data/breast-cancer/data.csv"
 
@@ -103,8 +104,16 @@ def test_happy_path_to_prod(
         ("promoted", "prod"),
     ]
     assert verify_records("breast-cancer", ledger.raw("breast-cancer")).ok
-    prod_approval = ledger.records("breast-cancer", version)[4]
+    records = ledger.records("breast-cancer", version)
+    prod_approval = records[4]
     assert prod_approval.actor == "airflow user release-manager"
+    # The audit says which guards watched each deployment.
+    staging_deploy, prod_deploy = records[2], records[5]
+    assert staging_deploy.details["rollback_alarms"] == []
+    assert prod_deploy.details["strategy"] == "canary"
+    assert prod_deploy.details["rollback_alarms"] == (
+        MODEL.environments.prod.deployment.alarm_names
+    )
     verify = subprocess.run(
         [
             str(Path(sys.executable).with_name("hubspoke")),

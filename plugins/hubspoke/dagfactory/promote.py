@@ -212,6 +212,7 @@ def promote_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
                                 "strategy": getattr(
                                     model.environments, environment
                                 ).deployment.type,
+                                "rollback_alarms": deployed.get("rollback_alarms", []),
                             },
                         ),
                         ("validated", report.as_dict()),

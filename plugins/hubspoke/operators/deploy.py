@@ -92,4 +92,6 @@ class DeployToSpokeOperator(BaseOperator):
             live = verify_live(session.client("sagemaker"), deployment)
         except DeploymentRolledBack as exc:
             raise DeploymentFailed(str(exc)) from None
-        return {**asdict(deployment), **live, "action": action}
+        # The alarms that guarded it (made sure of in execute, before the endpoint changed).
+        alarms = getattr(self.model.environments, self.environment).deployment.alarm_names
+        return {**asdict(deployment), **live, "action": action, "rollback_alarms": alarms}
