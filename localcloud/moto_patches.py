@@ -1,15 +1,21 @@
-"""Where moto's own partial access checks would contradict localcloud's engine.
+"""Where moto's behaviour would contradict localcloud's.
 
 moto evaluates bucket policies itself, ignoring principals and conditions, so a statement
 such as "deny ledger/ to principals outside the hub account" denies everyone, the hub
 included. localcloud evaluates every request with ``hubspoke.iam`` before moto sees it;
 moto's check is switched off so the one evaluation that decides is the faithful one.
+
+moto also keeps every model instance it ever made in a class-level list, for its dashboard
+(which localcloud does not serve). For CloudWatch datapoints, five per InvokeEndpoint, that
+list would keep every datapoint alive however old; they are not tracked, so the retention in
+:mod:`localcloud.runtime.metric_store` can free them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from moto.cloudwatch.models import MetricAggregatedDatum, MetricDatum
 from moto.iam.access_control import PermissionResult
 from moto.s3.models import FakeBucket
 
@@ -20,9 +26,18 @@ def _neutral(self: FakeBucket, action: str, resource: str) -> Any:
     return PermissionResult.NEUTRAL
 
 
+class _Untracked(list[Any]):
+    """A class-level instance list that keeps nothing."""
+
+    def append(self, item: Any) -> None:
+        return None
+
+
 def apply() -> None:
     """Idempotent; called when a LocalCloud is created."""
     global _applied
     if not _applied:
         FakeBucket.get_permission = _neutral  # type: ignore[method-assign]
+        for datum in (MetricDatum, MetricAggregatedDatum):
+            setattr(datum, "instances_tracked", _Untracked())  # noqa: B010 (moto sets it per class)
         _applied = True

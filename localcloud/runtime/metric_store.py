@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 import weakref
@@ -97,13 +98,26 @@ def invocation_metrics(invocation: Invocation, timestamp: datetime) -> list[dict
     ]
 
 
+# localcloud keeps metric data this long (CloudWatch keeps it for weeks; a process that
+# serves traffic for days would otherwise grow without bound). Alarms whose window is longer
+# see only what is kept.
+RETENTION_SECONDS = float(os.environ.get("LOCALCLOUD_METRIC_RETENTION_SECONDS", 3 * 3600))
+PRUNE_EVERY = 1000  # invocations per backend between two prunes
+
+
 def publish_invocation(account: str, region: str, invocation: Invocation) -> None:
     """Store ``invocation``'s metrics in ``account``/``region``'s CloudWatch; never raises."""
     try:
         backend = cloudwatch_backends[account][region]
         backend.put_metric_data(NAMESPACE, invocation_metrics(invocation, utcnow()))
+        _index(backend).count_publish(backend)
     except Exception:  # metrics are best effort: the invocation has been answered
         _log.warning("could not store the metrics of an invocation", exc_info=True)
+
+
+def prune(backend: CloudWatchBackend, before: float) -> int:
+    """Drop ``backend``'s datapoints older than ``before`` (epoch seconds); how many."""
+    return _index(backend).prune(backend, before)
 
 
 # ---------------------------------------------------------------------------- reading
@@ -130,14 +144,35 @@ def _sample(datum: MetricDatumBase) -> Sample | None:
 class _SeriesIndex:
     """One backend's ``metric_data`` by series, in time order, caught up on each read.
 
-    moto only ever appends to that list; a list that shrank or was replaced (a reset) is
-    indexed again from the start."""
+    moto only ever appends to that list; a list that was replaced (a reset) is indexed again
+    from the start. Removing datapoints in place must go through :meth:`prune`, which starts
+    the index over (a list emptied behind its back and refilled would be read wrongly)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._source: list[MetricDatumBase] | None = None
         self._seen = 0
         self._series: dict[SeriesKey, Series] = {}
+        self._publishes = 0
+
+    def count_publish(self, backend: CloudWatchBackend) -> None:
+        """Every :data:`PRUNE_EVERY` invocations, drop what is older than the retention."""
+        with self._lock:
+            self._publishes += 1
+            due = self._publishes % PRUNE_EVERY == 0
+        if due:
+            self.prune(backend, time.time() - RETENTION_SECONDS)
+
+    def prune(self, backend: CloudWatchBackend, before: float) -> int:
+        """Remove older datapoints from moto's list in place; the index starts over."""
+        with self._lock:
+            source = backend.metric_data
+            kept = [d for d in source if _epoch(d.timestamp) >= before]
+            dropped = len(source) - len(kept)
+            if dropped:
+                source[:] = kept
+                self._source, self._seen, self._series = None, 0, {}
+            return dropped
 
     def read(self, backend: CloudWatchBackend, key: SeriesKey, since: float) -> tuple[int, Series]:
         """How many datapoints the series has, and a copy of those at or after ``since``."""

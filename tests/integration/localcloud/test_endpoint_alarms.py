@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import tarfile
 import threading
 import time
@@ -301,7 +302,7 @@ def elsewhere() -> Iterator[CloudWatchBackend]:
     backend = cloudwatch_backends[ELSEWHERE]["us-east-1"]
     yield backend
     backend.alarms.clear()
-    backend.metric_data.clear()
+    metric_store.prune(backend, math.inf)  # in place, and through the index
 
 
 def _put_alarm(backend: CloudWatchBackend, name: str, **overrides: Any) -> Any:
@@ -773,3 +774,49 @@ def test_a_canary_whose_traffic_stays_within_the_alarm_completes(
     assert len(invocations) == len(seen)  # every request, from either fleet, was counted
     assert endpoints.invoke(endpoint)[0] == "green"
     endpoints.delete(endpoint)
+
+
+# ============================================================================ retention
+def test_old_datapoints_are_pruned_and_evaluation_carries_on(
+    elsewhere: CloudWatchBackend,
+) -> None:
+    dims = [{"Name": "EndpointName", "Value": "ep"}, {"Name": "VariantName", "Value": "AllTraffic"}]
+    hours_ago = utcnow() - timedelta(hours=5)
+    old = {"MetricName": "Invocation5XXErrors", "Value": 9.0, "Dimensions": dims}
+    elsewhere.put_metric_data(NAMESPACE, [{**old, "Timestamp": hours_ago}] * 3)
+    alarm = _put_alarm(elsewhere, "after-prune")
+    evaluate_stored_alarm(elsewhere, alarm)  # indexes the old points too
+    _errors(elsewhere, 0.0, dims)
+
+    assert metric_store.prune(elsewhere, time.time() - 3600) == 3
+    assert [getattr(d, "value", None) for d in elsewhere.metric_data] == [0.0]
+    assert metric_store.prune(elsewhere, time.time() - 3600) == 0
+    _errors(elsewhere, 2.0, dims)  # after the prune: the rebuilt index must see it
+    assert evaluate_stored_alarm(elsewhere, alarm)
+    assert alarm.state_value == ALARM
+    assert json.loads(alarm.state_reason_data)["recentDatapoints"] == [2.0]
+
+
+def test_publishing_prunes_every_so_often(
+    elsewhere: CloudWatchBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(metric_store, "PRUNE_EVERY", 4)
+    monkeypatch.setattr(metric_store, "RETENTION_SECONDS", 3600.0)
+    dims = [{"Name": "EndpointName", "Value": "ep"}, {"Name": "VariantName", "Value": "B"}]
+    stale = {"MetricName": "Invocations", "Value": 1.0, "Dimensions": dims}
+    elsewhere.put_metric_data(NAMESPACE, [{**stale, "Timestamp": utcnow() - timedelta(hours=2)}])
+    for _ in range(8):
+        publish_invocation(ELSEWHERE, "us-east-1", Invocation("ep", "B", 200, 0.001, 0.002))
+    stamps = [d.timestamp for d in elsewhere.metric_data]
+    assert len(stamps) == 8 * 5  # the stale datapoint went at a prune, none of the new ones
+    assert min(stamps) > utcnow() - timedelta(minutes=5)
+
+
+def test_datapoints_are_not_kept_alive_by_moto(localcloud: LocalCloud) -> None:
+    """moto tracks every model instance for its dashboard; datapoints are exempt, so what
+    the retention drops is freed."""
+    tracked = len(MetricDatum.instances_tracked)  # type: ignore[attr-defined]
+    for _ in range(10):
+        publish_invocation(ELSEWHERE, "us-east-1", Invocation("ep", "B", 200, 0.001, 0.002))
+    assert len(MetricDatum.instances_tracked) == tracked == 0  # type: ignore[attr-defined]
+    metric_store.prune(cloudwatch_backends[ELSEWHERE]["us-east-1"], math.inf)
