@@ -68,8 +68,15 @@ def deployment_config(settings: EndpointSettings) -> dict[str, Any] | None:
 
 
 def plan(
-    model: ModelConfig, environment: str, package_arn: str, kms_key_arn: str
+    model: ModelConfig,
+    environment: str,
+    package_arn: str,
+    kms_key_arn: str,
+    restore: bool = False,
 ) -> DeploymentPlan:
+    """What deploying ``package_arn`` means. ``restore`` (a rollback to a known-good version)
+    replaces the fleet at once, without baking or alarm-driven auto-rollback: the alarms may
+    be in ALARM because of the very version being replaced, and would undo the restore."""
     settings: EndpointSettings = getattr(model.environments, environment)
     version = int(package_arn.rsplit("/", 1)[-1])
     digest = hashlib.sha256(
@@ -82,7 +89,7 @@ def plan(
         config_name=f"{model.name}-v{version}-{environment}-{digest}",
         package_arn=package_arn,
         version=version,
-        deployment_config=deployment_config(settings),
+        deployment_config=None if restore else deployment_config(settings),
     )
 
 

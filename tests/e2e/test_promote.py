@@ -145,11 +145,25 @@ def test_rollback_restores_the_previous_version(
     assert prod.describe_endpoint(EndpointName="breast-cancer-prod")[
         "EndpointConfigName"
     ].startswith(f"breast-cancer-v{new}-prod-")
-    run = dags["rollback_breast_cancer"].test(run_conf={"environment": "prod"})
+    # The newer version misbehaves: its error alarm is in ALARM when the rollback starts. A
+    # restore must not be undone by the alarm the bad version raised.
+    alarm = MODEL.environments.prod.deployment.alarm_names[0]
+    cloudwatch = localcloud.client(
+        "cloudwatch", localcloud.root_session(ACCOUNTS.account_id("prod"))
+    )
+    cloudwatch.set_alarm_state(
+        AlarmName=alarm, StateValue="ALARM", StateReason="5XX errors from the new version"
+    )
+    try:
+        run = dags["rollback_breast_cancer"].test(run_conf={"environment": "prod"})
+    finally:
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="test over")
     assert str(run.state) == "success", _states(run)
     live = prod.describe_endpoint(EndpointName="breast-cancer-prod")
     assert live["EndpointConfigName"].startswith(f"breast-cancer-v{old}-prod-")
+    assert not live.get("FailureReason"), live
     hub = localcloud.client("s3", localcloud.root_session(ACCOUNTS.account_id("hub")))
     last = Ledger(hub, ACCOUNTS.artifacts_bucket).records("breast-cancer")[-1]
     assert (last.event, last.environment, last.version) == ("rolled_back", "prod", old)
     assert last.details["from_version"] == new
+    assert last.details["strategy"] == "restore"

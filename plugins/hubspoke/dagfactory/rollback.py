@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG, Param, TaskGroup, task
+from airflow.sdk.exceptions import AirflowFailException
 
 from hubspoke.dagfactory.ledger_tasks import record_once
 from hubspoke.operators.deploy import DeployToSpokeOperator
@@ -22,8 +23,14 @@ Redeploys an earlier version to `{name}-<environment>` and verifies it is what i
 - **version**: the version to restore; `0` picks the previous good one from the ledger (the
   last version validated in that environment before the one live now).
 
-The version must still be `Approved` in the hub registry. The ledger records `rolled_back`.
+The version must still be `Approved` in the hub registry. The endpoint is restored at once
+(no canary bake, no alarm-driven auto-rollback: the rollback alarms may be in ALARM because of
+the version being replaced, and would undo the restore). The ledger records `rolled_back`.
 """
+
+
+class NothingToRestore(AirflowFailException):
+    """No version the run could restore (bad input: not retried)."""
 
 
 def previous_good_version(records: list[Any], environment: str) -> tuple[int | None, int | None]:
@@ -77,7 +84,7 @@ def rollback_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
             live, previous = previous_good_version(records, environment)
             version = context["params"]["version"] or previous
             if not version:
-                raise ValueError(
+                raise NothingToRestore(
                     f"no earlier validated {model.name} version in {environment} to roll back to "
                     f"(live: v{live}); pass a version"
                 )
@@ -86,7 +93,9 @@ def rollback_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
                 "ModelApprovalStatus"
             ]
             if status != "Approved":
-                raise ValueError(f"{arn} is {status}; only Approved versions can be redeployed")
+                raise NothingToRestore(
+                    f"{arn} is {status}; only Approved versions can be redeployed"
+                )
             return {
                 "environment": environment,
                 "package_arn": arn,
@@ -110,6 +119,7 @@ def rollback_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
                     accounts=accounts,
                     environment=environment,
                     package_arn=chosen["package_arn"],  # type: ignore[index]
+                    restore=True,
                 )
 
                 @task(task_display_name="Record rollback")
@@ -127,6 +137,7 @@ def rollback_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
                             "from_version": target["from"],
                             "endpoint": deployed["endpoint"],
                             "config": deployed["config"],
+                            "strategy": "restore",
                         },
                         run_id=context["run_id"],
                     )

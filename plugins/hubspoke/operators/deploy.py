@@ -35,6 +35,7 @@ class DeployToSpokeOperator(BaseOperator):
         environment: str,
         package_arn: str,
         poll_interval: float = 5.0,
+        restore: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -43,6 +44,7 @@ class DeployToSpokeOperator(BaseOperator):
         self.environment = environment
         self.package_arn = package_arn
         self.poll_interval = poll_interval
+        self.restore = restore
         self.aws_conn_id = f"aws_{environment}"
 
     def _plan(self) -> Any:
@@ -52,21 +54,28 @@ class DeployToSpokeOperator(BaseOperator):
 
         session = session_for(self.aws_conn_id)
         key = spoke_key_arn(session.client("kms"))
-        return session, key, plan(self.model, self.environment, self.package_arn, key)
+        return (
+            session,
+            key,
+            plan(self.model, self.environment, self.package_arn, key, restore=self.restore),
+        )
 
     def execute(self, context: Context) -> dict[str, Any]:
         from hubspoke.alarms import MissingRollbackAlarm, ensure_rollback_alarms
         from hubspoke.deploy import apply
 
         session, key, deployment = self._plan()
-        try:
-            alarms = ensure_rollback_alarms(
-                session.client("cloudwatch"), self.model, self.environment, deployment.endpoint
-            )
-        except MissingRollbackAlarm as exc:
-            raise DeploymentFailed(str(exc)) from None
-        for name, outcome in alarms.items():
-            self.log.info("rollback alarm %s: %s", name, outcome)
+        if self.restore:
+            self.log.info("restore: the fleet is replaced at once, no alarm-driven rollback")
+        else:
+            try:
+                alarms = ensure_rollback_alarms(
+                    session.client("cloudwatch"), self.model, self.environment, deployment.endpoint
+                )
+            except MissingRollbackAlarm as exc:
+                raise DeploymentFailed(str(exc)) from None
+            for name, outcome in alarms.items():
+                self.log.info("rollback alarm %s: %s", name, outcome)
         action = apply(session.client("sagemaker"), self.model, self.accounts, deployment, key)
         self.log.info("%s %s with %s", action, deployment.endpoint, deployment.config_name)
         if action == "unchanged":
@@ -93,5 +102,6 @@ class DeployToSpokeOperator(BaseOperator):
         except DeploymentRolledBack as exc:
             raise DeploymentFailed(str(exc)) from None
         # The alarms that guarded it (made sure of in execute, before the endpoint changed).
-        alarms = getattr(self.model.environments, self.environment).deployment.alarm_names
+        strategy = getattr(self.model.environments, self.environment).deployment
+        alarms = [] if self.restore else strategy.alarm_names
         return {**asdict(deployment), **live, "action": action, "rollback_alarms": alarms}
