@@ -27,6 +27,8 @@ CHROMIUM_ARGS = [
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if CHROMIUM.exists():
         return
+    if os.environ.get("HUBSPOKE_REQUIRE_BROWSER"):  # set by .ci/run: CI must run them
+        raise pytest.UsageError(f"no Chromium at {CHROMIUM}: apt-get install chromium")
     reason = f"no Chromium at {CHROMIUM} (apt-get install chromium); browser tests skipped"
     print(f"\n{reason}")
     for item in items:

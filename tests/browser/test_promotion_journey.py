@@ -141,12 +141,14 @@ def _sign_in(page: Any, base: str) -> None:
 
 def _reload_until(page: Any, locator: Any, seconds: float) -> None:
     """Reload until ``locator`` shows (the UI polls, but a reload makes the wait certain)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     deadline = time.monotonic() + seconds
     while True:
         try:
             locator.wait_for(timeout=5_000)
             return
-        except Exception:
+        except PlaywrightTimeout:
             if time.monotonic() > deadline:
                 raise
             page.reload(wait_until="networkidle")

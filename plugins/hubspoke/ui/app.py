@@ -11,7 +11,7 @@ are left out. Nothing reaches AWS until a request comes in.
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
@@ -24,6 +24,9 @@ from hubspoke.aws.connections import CONNECTION_IDS
 from hubspoke.board import SERVING_ENVIRONMENTS
 from hubspoke.ui.runs import model_dag_ids, recent_runs
 
+if TYPE_CHECKING:
+    from hubspoke.config import Config
+
 app = FastAPI(
     title="hubspoke promotions",
     docs_url=None,
@@ -33,15 +36,13 @@ app = FastAPI(
 )
 
 
-def build_board() -> dict[str, Any]:
+def build_board(config: Config) -> dict[str, Any]:
     """The board from the account connections (the hub orchestrator's view of every account)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     from hubspoke.aws.sessions import session_for
     from hubspoke.board import promotion_board
-    from hubspoke.config import load_config
 
-    config = load_config()
     try:
         hub = session_for(CONNECTION_IDS["hub"])
         sessions = {env: session_for(CONNECTION_IDS[env]) for env in SERVING_ENVIRONMENTS}
@@ -59,11 +60,12 @@ def build_board() -> dict[str, Any]:
 
 @app.get("/api/board")
 def board(session: SessionDep, user: GetUserDep) -> dict[str, Any]:
-    from hubspoke.config import load_models
+    from hubspoke.config import load_config
 
-    result = build_board()
+    config = load_config()
+    result = build_board(config)
     readable = get_auth_manager().get_authorized_dag_ids(user=user, method="GET", session=session)
-    models = {m.name: m for m in load_models().models}
+    models = {m.name: m for m in config.models.models}
     for entry in result["models"]:
         entry["runs"] = recent_runs(session, model_dag_ids(models[entry["name"]]) & readable)
     return result
