@@ -33,12 +33,22 @@ def _get(url: str, token: str | None = None) -> dict:  # type: ignore[type-arg]
         return json.load(response)  # type: ignore[no-any-return]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.killpg(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+def _running(group: int) -> list[str]:
+    """Members of process group `group` that are not zombies, as "pid state command".
+
+    Zombies do not count: where PID 1 does not reap orphans (some container inits), members
+    that exited stay in the process table and `killpg(group, 0)` still succeeds."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # exited while we looked
+        command = text[text.index("(") + 1 : text.rindex(")")]
+        state, _parent, pgrp = text[text.rindex(")") + 2 :].split()[:3]
+        if int(pgrp) == group and state != "Z":
+            members.append(f"{stat.parent.name} {state} {command}")
+    return members
 
 
 def test_up_then_down(tmp_path: Path) -> None:
@@ -93,7 +103,7 @@ def test_up_then_down(tmp_path: Path) -> None:
             text=True,
             timeout=120,
         )
-    assert down.returncode == 0, down.stderr
+    assert down.returncode == 0, down.stdout + down.stderr
     time.sleep(1)
-    assert [pid for pid in pids if _alive(pid)] == []
+    assert {pid: _running(pid) for pid in pids if _running(pid)} == {}, down.stdout
     assert list((tmp_path / "state" / "pids").glob("*.pid")) == []
