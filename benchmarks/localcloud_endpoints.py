@@ -65,19 +65,11 @@ def _artifact(workdir: Path) -> tuple[bytes, list[str]]:
 
 def _clients(cloud: LocalCloud) -> tuple[Any, Any, Any]:
     orchestrator = cloud.credentials.issue_role_session(ACCOUNTS.orchestrator_arn, "bench")
-    creds = cloud.client("sts", orchestrator).assume_role(
-        RoleArn=ACCOUNTS.deployer_arn("staging"), RoleSessionName="bench"
-    )["Credentials"]
-    session = cloud.boto3_session()
-    keys = {
-        "aws_access_key_id": creds["AccessKeyId"],
-        "aws_secret_access_key": creds["SecretAccessKey"],
-        "aws_session_token": creds["SessionToken"],
-    }
+    deployer = cloud.assume(ACCOUNTS.deployer_arn("staging"), "bench", via=orchestrator)
     return (
         cloud.client("s3", orchestrator),
-        session.client("sagemaker", endpoint_url=cloud.url, **keys),
-        session.client("sagemaker-runtime", endpoint_url=cloud.url, **keys),
+        cloud.client("sagemaker", deployer),
+        cloud.client("sagemaker-runtime", deployer),
     )
 
 

@@ -73,6 +73,11 @@ class CredentialStore:
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        """How many keys have been issued (expired ones included)."""
+        with self._lock:
+            return len(self._sessions)
+
     def issue_role_session(
         self,
         role_arn: str,

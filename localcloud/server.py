@@ -20,6 +20,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from localcloud import moto_patches
+from localcloud.alarm_reads import evaluate_before_reads
 from localcloud.authz.enforcer import Enforcer
 from localcloud.control import ControlApi
 from localcloud.credentials import CredentialStore, Session
@@ -117,6 +118,7 @@ class LocalCloud:
             self.authorizer,
             handlers={
                 "sts": StsHandler(self.credentials, self.directory),
+                "cloudwatch": evaluate_before_reads,
                 "sagemaker": SageMakerDispatcher(self),
                 "sagemaker-runtime": invoke_handler(self),
             },
@@ -169,6 +171,23 @@ class LocalCloud:
     def root_session(self, account: str) -> Session:
         """A key of ``account``'s root user (bootstrap and tests act as the account owner)."""
         return self.credentials.issue_root(account)
+
+    def assume(self, role_arn: str, session_name: str, *, via: Session) -> Session:
+        """The session ``via`` gets from ``sts:AssumeRole`` of ``role_arn``.
+
+        The request goes to STS over HTTP, signed as ``via``, as any caller's would (this is no
+        shortcut into the credential store): the role's trust policy and the SCPs decide, and
+        a refusal raises botocore's ``ClientError`` (``AccessDenied``) with no session issued.
+        :meth:`client` then gives clients that sign as the returned session."""
+        answer = self.client("sts", via).assume_role(RoleArn=role_arn, RoleSessionName=session_name)
+        key = answer["Credentials"]["AccessKeyId"]
+        session = self.credentials.get(key)
+        if session is None:
+            raise LookupError(
+                f"sts:AssumeRole at {self.url} returned the key {key}, which this localcloud "
+                "did not issue"
+            )
+        return session
 
     def airflow_env(self, accounts: AccountsConfig) -> dict[str, str]:
         """What an Airflow process needs to run hubspoke against this localcloud: the hub

@@ -21,9 +21,8 @@ evaluation; nothing here reads moto (see :mod:`localcloud.runtime.metric_store`)
   ``missing`` gives INSUFFICIENT_DATA when no real datapoint is within the threshold (but
   ALARM when the oldest breaching one is at least ``DatapointsToAlarm`` periods old, the
   documented single-datapoint case).
-- With no data at all in the range, ``breaching`` gives ALARM, ``notBreaching`` OK, and
-  ``missing`` and ``ignore`` keep the current state. (CloudWatch moves a ``missing`` alarm to
-  INSUFFICIENT_DATA; here a state set with SetAlarmState holds until data arrives.)
+- With no data at all in the range, ``breaching`` gives ALARM, ``notBreaching`` OK,
+  ``missing`` INSUFFICIENT_DATA, and ``ignore`` keeps the current state.
 
 The wording of StateReason follows CloudWatch's (``Threshold Crossed: 1 out of the last 1
 datapoints [2.0 (12/04/26 23:40:00)] was greater than or equal to the threshold (1.0)
@@ -296,12 +295,16 @@ def decide(
 
 def assess(rule: AlarmRule, points: Sequence[Datapoint], now: float) -> Decision | None:
     """The state ``points`` (most recent first) call for, whatever the current state; None
-    when they do not decide (``ignore``, or no data with ``missing``)."""
+    when they do not decide (``ignore`` without data, or ``ignore`` when the evaluated
+    datapoints and the missing ones leave it open)."""
     n, m, treat = rule.evaluation_periods, rule.to_alarm, rule.treat_missing_data
     real = [p for p in points if p.value is not None]
     if not real:
-        if treat in ("missing", "ignore"):
+        if treat == "ignore":
             return None
+        if treat == "missing":
+            reason = f"Insufficient Data: {_count(n, 'datapoint')} {_was(n)} unknown."
+            return Decision(INSUFFICIENT_DATA, reason, _reason_data(rule, [], now))
         state = ALARM if treat == "breaching" else OK
         return Decision(state, _no_data_reason(n, treat), _reason_data(rule, [], now))
     evaluated = real[:n]  # with fewer than N real datapoints: all of them, the rest filled

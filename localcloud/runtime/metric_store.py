@@ -295,3 +295,36 @@ def evaluate_alarm_named(account: str, region: str, name: str) -> str | None:
     except Exception:
         _log.warning("could not evaluate alarm %s", name, exc_info=True)
     return str(alarm.state_value)
+
+
+def evaluate_alarms(account: str, region: str) -> None:
+    """Evaluate every metric alarm of ``account``/``region``, as CloudWatch's scheduled
+    evaluation would have by now: called before an alarm's state is read. Unchanged inputs
+    cost a lookup; errors are logged and leave the state as it was."""
+    backend = cloudwatch_backends[account][region]
+    for alarm in list(backend.alarms.values()):
+        try:
+            evaluate_stored_alarm(backend, alarm)
+        except Exception:
+            _log.warning("could not evaluate alarm %s", alarm.name, exc_info=True)
+
+
+# ---------------------------------------------------------------------------- alarm state
+INITIAL_REASON = "Unchecked: Initial alarm creation"
+
+
+def start_state(alarm: Alarm, previous: Alarm | None) -> None:
+    """The state PutMetricAlarm leaves ``alarm`` in: a new alarm is INSUFFICIENT_DATA until
+    its first evaluation; an update overwrites the configuration but leaves the state (and
+    its history) as it was, as the CloudWatch API reference says."""
+    if previous is None:
+        alarm.state_value = "INSUFFICIENT_DATA"
+        alarm.state_reason, alarm.state_reason_data = INITIAL_REASON, "{}"
+        return
+    alarm.state_value, alarm.state_reason = previous.state_value, previous.state_reason
+    alarm.state_reason_data = previous.state_reason_data
+    alarm.state_updated_timestamp = previous.state_updated_timestamp
+    alarm.history = previous.history
+    with _update_lock:
+        if previous in _set_here:
+            _set_here[alarm] = _set_here[previous]

@@ -96,11 +96,7 @@ def sessions(localcloud: LocalCloud) -> dict[str, Session]:
     """The deployer as the hub orchestrator really reaches it (sts:AssumeRole), the execution
     role as SageMaker would hold it, the account root and the team role."""
     orchestrator = localcloud.credentials.issue_role_session(ACCOUNTS.orchestrator_arn, "cw")
-    assumed = localcloud.client("sts", orchestrator).assume_role(
-        RoleArn=DEPLOYER, RoleSessionName="cloudwatch"
-    )
-    deployer = localcloud.credentials.get(assumed["Credentials"]["AccessKeyId"])
-    assert deployer is not None
+    deployer = localcloud.assume(DEPLOYER, "cloudwatch", via=orchestrator)
     root = localcloud.root_session(PROD)
     return {
         "deployer": deployer,

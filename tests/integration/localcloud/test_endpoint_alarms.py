@@ -12,10 +12,8 @@ execution role reading them.
 
 from __future__ import annotations
 
-import io
 import json
 import math
-import tarfile
 import threading
 import time
 import uuid
@@ -32,8 +30,8 @@ from moto.cloudwatch.models import (
     cloudwatch_backends,
 )
 from moto.core.utils import utcnow
+from staging_deployer import BUCKET, STAGING, StagingDeployer, tarball
 
-from hubspoke.config import load_config
 from localcloud.runtime import metric_store
 from localcloud.runtime.alarms import (
     ALARM,
@@ -56,14 +54,8 @@ from localcloud.runtime.metric_store import (
     invocation_metrics,
     publish_invocation,
 )
-from localcloud.sagemaker.endpoints import endpoints_of
 from localcloud.server import LocalCloud
 
-ACCOUNTS = load_config().accounts
-STAGING = ACCOUNTS.account_id("staging")
-BUCKET = ACCOUNTS.artifacts_bucket
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
-EXECUTION_ROLE = f"arn:aws:iam::{STAGING}:role/hubspoke-sagemaker-execution"
 ELSEWHERE = "000000000042"  # an account no other test uses: evaluator tests on moto's backend
 MINUTE = timedelta(minutes=1)
 NOW = datetime(2026, 4, 12, 23, 40, 15, tzinfo=UTC).timestamp()  # 5 s into a 10 s period
@@ -199,12 +191,11 @@ def test_datapoints_to_alarm_is_m_out_of_n() -> None:
 
 
 # The CloudWatch User Guide's tables: Period 5 minutes, 5 datapoints retrieved, oldest first.
-# "keep" = the current state is retained; the guide has INSUFFICIENT_DATA for MISSING when
-# the whole range is missing, which localcloud replaces by keeping the state (see the README).
+# "keep" = the current state is retained. Every cell is the guide's.
 _TABLE_3_OF_3 = [
     ("0 - X - X", OK, OK, OK, OK),
     ("0 - - - -", OK, OK, OK, OK),
-    ("- - - - -", "keep", "keep", ALARM, OK),
+    ("- - - - -", INSUFFICIENT_DATA, "keep", ALARM, OK),
     ("0 X X - X", ALARM, ALARM, ALARM, ALARM),
     ("- - - - X", INSUFFICIENT_DATA, "keep", ALARM, OK),
     ("X - - - -", ALARM, "keep", ALARM, OK),
@@ -337,7 +328,7 @@ def test_a_stored_alarm_changes_state_with_history_and_timestamp(
     alarm.update_state("Unchecked: Initial alarm creation", "{}", INSUFFICIENT_DATA)
     before = alarm.state_updated_timestamp
     dims = [{"Name": "EndpointName", "Value": "ep"}, {"Name": "VariantName", "Value": "AllTraffic"}]
-    assert not evaluate_stored_alarm(elsewhere, alarm)  # no data, "missing": state kept
+    assert not evaluate_stored_alarm(elsewhere, alarm)  # no data, "missing": still INSUFFICIENT
     # Only the exact dimension set counts: more dimensions, or fewer, are other metrics.
     _errors(elsewhere, 5.0, [*dims, {"Name": "ContainerName", "Value": "c"}])
     _errors(elsewhere, 5.0, dims[:1])
@@ -419,27 +410,13 @@ def test_publishing_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # ============================================================================ endpoints
-class Endpoints:
-    """Tiny models in the hub bucket; a staging deployer's SageMaker and runtime clients."""
+class Endpoints(StagingDeployer):
+    """Tiny models in the hub bucket, served by the staging deployer; the staging CloudWatch."""
+
+    prefix = "tiny"
 
     def __init__(self, cloud: LocalCloud) -> None:
-        self.cloud = cloud
-        orchestrator = cloud.credentials.issue_role_session(ACCOUNTS.orchestrator_arn, "airflow")
-        self.hub_s3 = cloud.client("s3", orchestrator)
-        creds = cloud.client("sts", orchestrator).assume_role(
-            RoleArn=ACCOUNTS.deployer_arn("staging"), RoleSessionName="deploy-staging"
-        )["Credentials"]
-        session = cloud.boto3_session()
-        self.sagemaker, self.runtime = (
-            session.client(
-                service,
-                endpoint_url=cloud.url,
-                aws_access_key_id=creds["AccessKeyId"],
-                aws_secret_access_key=creds["SecretAccessKey"],
-                aws_session_token=creds["SessionToken"],
-            )
-            for service in ("sagemaker", "sagemaker-runtime")
-        )
+        super().__init__(cloud)
         self.cloudwatch = cloudwatch_backends[STAGING][cloud.region]
 
     def model(self, label: str, **behaviour: Any) -> str:
@@ -449,61 +426,16 @@ class Endpoints:
             "model.json": json.dumps({"label": label, **behaviour}).encode(),
             "code/inference.py": INFERENCE.encode(),
         }
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-            for path, data in files.items():
-                info = tarfile.TarInfo(path)
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
         key = f"models/{name}/model.tar.gz"
-        self.hub_s3.put_object(Bucket=BUCKET, Key=key, Body=buffer.getvalue())
-        self.sagemaker.create_model(
-            ModelName=name,
-            ExecutionRoleArn=EXECUTION_ROLE,
-            PrimaryContainer={
-                "Image": IMAGE,
-                "ModelDataUrl": f"s3://{BUCKET}/{key}",
-                "Environment": {
-                    "SAGEMAKER_PROGRAM": "inference.py",
-                    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-                },
-            },
-        )
+        self.hub_s3.put_object(Bucket=BUCKET, Key=key, Body=tarball(files))
+        self.create_model(name, key)
         return name
 
     def config(self, *variants: tuple[str, str]) -> str:
         """An endpoint config with ``(variant name, model)`` variants of equal weight."""
         name = f"tiny-{uuid.uuid4().hex[:8]}"
-        self.sagemaker.create_endpoint_config(
-            EndpointConfigName=name,
-            KmsKeyId="alias/hubspoke-spoke",
-            ProductionVariants=[
-                {
-                    "VariantName": variant,
-                    "ModelName": model,
-                    "InitialInstanceCount": 1,
-                    "InstanceType": "ml.m5.large",
-                    "InitialVariantWeight": 1.0,
-                }
-                for variant, model in variants
-            ],
-        )
+        self.create_config(name, [(variant, model, 1.0) for variant, model in variants])
         return name
-
-    def endpoint(self, config: str, name: str | None = None) -> str:
-        name = name or f"tiny-{uuid.uuid4().hex[:8]}"
-        self.sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=config)
-        described = self.wait(name, lambda d: d["EndpointStatus"] != "Creating")
-        assert described["EndpointStatus"] == "InService", described.get("FailureReason")
-        return name
-
-    def wait(self, endpoint: str, done: Any, timeout: float = 60) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            described: dict[str, Any] = self.sagemaker.describe_endpoint(EndpointName=endpoint)
-            if done(described) or time.monotonic() > deadline:
-                return described
-            time.sleep(0.05)
 
     def invoke(self, endpoint: str, body: str = "[[1.0]]", **extra: Any) -> tuple[str, str]:
         answer = self.runtime.invoke_endpoint(
@@ -544,14 +476,7 @@ class Endpoints:
             alarm_actions=[],
             unit="Microseconds",
         )
-        # As a new alarm on AWS: INSUFFICIENT_DATA until the first evaluation with data.
-        self.cloudwatch.set_alarm_state(
-            name, "Unchecked: Initial alarm creation", "{}", "INSUFFICIENT_DATA"
-        )
         return name
-
-    def delete(self, endpoint: str) -> None:
-        endpoints_of(self.cloud).delete(STAGING, self.cloud.region, endpoint)
 
 
 @pytest.fixture(scope="module")

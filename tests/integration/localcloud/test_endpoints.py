@@ -10,22 +10,29 @@ model names it with ``SAGEMAKER_PROGRAM`` / ``SAGEMAKER_SUBMIT_DIRECTORY``."""
 
 from __future__ import annotations
 
-import io
 import json
 import tarfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 from botocore.exceptions import ClientError
+from staging_deployer import (
+    ACCOUNTS,
+    BUCKET,
+    ENVIRONMENT,
+    IMAGE,
+    STAGING,
+    StagingDeployer,
+    tarball,
+)
 
 import pipelines.breast_cancer
-from hubspoke.config import load_config
 from localcloud.runtime.deployments import TIME_SCALE_ENV, traffic_steps
 from localcloud.runtime.fleet import live_processes
 from localcloud.runtime.local_run import run_pipeline_locally
@@ -36,16 +43,7 @@ from pipelines.breast_cancer.dataset import export_dataset
 
 pytestmark = pytest.mark.slow
 
-ACCOUNTS = load_config().accounts
-STAGING = ACCOUNTS.account_id("staging")
-BUCKET = ACCOUNTS.artifacts_bucket
 PIPELINE_DIR = Path(pipelines.breast_cancer.__file__).parent
-IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
-EXECUTION_ROLE = f"arn:aws:iam::{STAGING}:role/hubspoke-sagemaker-execution"
-ENVIRONMENT = {
-    "SAGEMAKER_PROGRAM": "inference.py",
-    "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
-}
 
 
 def _repack(model_files: dict[str, bytes], code_dir: str | None = "code/") -> bytes:
@@ -53,37 +51,16 @@ def _repack(model_files: dict[str, bytes], code_dir: str | None = "code/") -> by
     files = dict(model_files)
     if code_dir is not None:
         files[f"{code_dir}inference.py"] = Path(inference.__file__).read_bytes()
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    return tarball(files)
 
 
-class Staging:
-    """The hub orchestrator's view: hub bucket uploads, staging deployer clients."""
+class Staging(StagingDeployer):
+    """The staging deployer serving the breast-cancer model trained here."""
+
+    prefix = "bc"
 
     def __init__(self, cloud: LocalCloud, workdir: Path) -> None:
-        self.cloud = cloud
-        orchestrator = cloud.credentials.issue_role_session(ACCOUNTS.orchestrator_arn, "airflow")
-        self.hub_s3 = cloud.client("s3", orchestrator)
-        creds = cloud.client("sts", orchestrator).assume_role(
-            RoleArn=ACCOUNTS.deployer_arn("staging"), RoleSessionName="deploy-staging"
-        )["Credentials"]
-        session = cloud.boto3_session()
-
-        def client(service: str) -> Any:
-            return session.client(
-                service,
-                endpoint_url=cloud.url,
-                aws_access_key_id=creds["AccessKeyId"],
-                aws_secret_access_key=creds["SecretAccessKey"],
-                aws_session_token=creds["SessionToken"],
-            )
-
-        self.sagemaker, self.runtime = client("sagemaker"), client("sagemaker-runtime")
+        super().__init__(cloud)
         data_csv = export_dataset(workdir / "data.csv")
         run = run_pipeline_locally(PIPELINE_DIR, data_csv, workdir / "run", {"n-estimators": "20"})
         with tarfile.open(run.model_artifact) as tar:
@@ -115,53 +92,8 @@ class Staging:
             source_key = f"{prefix}/{name}/sourcedir.tar.gz"
             self.hub_s3.put_object(Bucket=BUCKET, Key=source_key, Body=source)
             environment["SAGEMAKER_SUBMIT_DIRECTORY"] = f"s3://{BUCKET}/{source_key}"
-        self.sagemaker.create_model(
-            ModelName=name,
-            ExecutionRoleArn=EXECUTION_ROLE,
-            PrimaryContainer={
-                "Image": IMAGE,
-                "ModelDataUrl": f"s3://{BUCKET}/{key}",
-                "Environment": environment,
-            },
-        )
-        self.sagemaker.create_endpoint_config(
-            EndpointConfigName=name,
-            KmsKeyId="alias/hubspoke-spoke",
-            ProductionVariants=[
-                {
-                    "VariantName": "AllTraffic",
-                    "ModelName": name,
-                    "InitialInstanceCount": 2,
-                    "InstanceType": "ml.m5.large",
-                    "InitialVariantWeight": 1.0,
-                }
-            ],
-        )
-        return name
-
-    def delete(self, endpoint: str) -> None:
-        """Clean up in-process: the SCP lets no one but the deployer delete, and it may not."""
-        endpoints_of(self.cloud).delete(STAGING, self.cloud.region, endpoint)
-
-    def describe(self, endpoint: str) -> dict[str, Any]:
-        description: dict[str, Any] = self.sagemaker.describe_endpoint(EndpointName=endpoint)
-        return description
-
-    def wait(
-        self, endpoint: str, done: Callable[[dict[str, Any]], bool], timeout: float = 60
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            description = self.describe(endpoint)
-            if done(description) or time.monotonic() > deadline:
-                return description
-            time.sleep(0.05)
-
-    def endpoint(self, config: str) -> str:
-        name = f"bc-{uuid.uuid4().hex[:8]}"
-        self.sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=config)
-        described = self.wait(name, lambda d: d["EndpointStatus"] != "Creating")
-        assert described["EndpointStatus"] == "InService", described.get("FailureReason")
+        self.create_model(name, key, environment)
+        self.create_config(name, [("AllTraffic", name, 1.0)], instances=2)
         return name
 
     def predict(self, endpoint: str, **extra: Any) -> tuple[list[dict[str, Any]], str]:
@@ -274,21 +206,7 @@ def test_traffic_follows_variant_weights_and_target_variant(
 ) -> None:
     config, model = relabelled
     name = f"bc-two-{uuid.uuid4().hex[:8]}"
-    variants = [("Blue", staging.good, 3.0), ("Green", config, 1.0)]
-    staging.sagemaker.create_endpoint_config(
-        EndpointConfigName=name,
-        KmsKeyId="alias/hubspoke-spoke",
-        ProductionVariants=[
-            {
-                "VariantName": variant,
-                "ModelName": model_name,
-                "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
-                "InitialVariantWeight": weight,
-            }
-            for variant, model_name, weight in variants
-        ],
-    )
+    staging.create_config(name, [("Blue", staging.good, 3.0), ("Green", config, 1.0)])
     endpoint = staging.endpoint(name)
     expected = {"Blue": staging.expected(), "Green": staging.expected(model)}
     counts = {"Blue": 0, "Green": 0}
@@ -452,12 +370,9 @@ def test_an_alarm_during_the_canary_bake_rolls_back(
     # Over HTTP: the staging deployer (as the orchestrator assumes it) creates the rollback
     # alarm; the account root, standing for an operator, forces it into ALARM.
     cloud = staging.cloud
-    orchestrator = cloud.credentials.issue_role_session(ACCOUNTS.orchestrator_arn, "airflow")
-    assumed = cloud.client("sts", orchestrator).assume_role(
-        RoleArn=ACCOUNTS.deployer_arn("staging"), RoleSessionName="rollback-alarms"
+    deployer = cloud.assume(
+        ACCOUNTS.deployer_arn("staging"), "rollback-alarms", via=staging.orchestrator
     )
-    deployer = cloud.credentials.get(assumed["Credentials"]["AccessKeyId"])
-    assert deployer is not None
     operator = cloud.client("cloudwatch", cloud.root_session(STAGING))
     alarm = f"bc-errors-{uuid.uuid4().hex[:6]}"
     cloud.client("cloudwatch", deployer).put_metric_alarm(

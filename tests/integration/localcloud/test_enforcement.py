@@ -6,14 +6,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from localcloud.credentials import Session
 from localcloud.server import LocalCloud
 
 # Accounts outside the bootstrapped organization: no SCPs apply to them.
 A, B = "555555555555", "666666666666"
+READER = f"arn:aws:iam::{A}:role/reader"
 
 
 def _policy(*statements: dict[str, object]) -> str:
@@ -26,14 +27,9 @@ def cloud() -> Iterator[LocalCloud]:
         yield running
 
 
-def _as(cloud: LocalCloud, key: str, secret: str, token: str | None, service: str):  # type: ignore[no-untyped-def]
-    session = boto3.Session(key, secret, token, region_name="us-east-1")
-    return session.client(service, endpoint_url=cloud.url)
-
-
 @pytest.fixture(scope="module")
-def reader(cloud: LocalCloud) -> dict[str, str]:
-    """A role in A that may read bucket-a and bucket-b objects, nothing else."""
+def reader(cloud: LocalCloud) -> Session:
+    """A session of a role in A that may read bucket-a and bucket-b objects, nothing else."""
     root_a = cloud.root_session(A)
     iam = cloud.client("iam", root_a)
     iam.create_role(
@@ -62,18 +58,7 @@ def reader(cloud: LocalCloud) -> dict[str, str]:
     root_b = cloud.root_session(B)
     cloud.client("s3", root_b).create_bucket(Bucket="enforce-b")
     cloud.client("s3", root_b).put_object(Bucket="enforce-b", Key="k", Body=b"b")
-    creds = cloud.client("sts", root_a).assume_role(
-        RoleArn=f"arn:aws:iam::{A}:role/reader", RoleSessionName="tester"
-    )["Credentials"]
-    return {
-        "key": creds["AccessKeyId"],
-        "secret": creds["SecretAccessKey"],
-        "token": creds["SessionToken"],
-    }
-
-
-def _client(cloud: LocalCloud, creds: dict[str, str], service: str):  # type: ignore[no-untyped-def]
-    return _as(cloud, creds["key"], creds["secret"], creds["token"], service)
+    return cloud.assume(READER, "tester", via=root_a)
 
 
 def _denied(call) -> ClientError:  # type: ignore[no-untyped-def]
@@ -85,18 +70,37 @@ def _denied(call) -> ClientError:  # type: ignore[no-untyped-def]
 SESSION = f"arn:aws:sts::{A}:assumed-role/reader/tester"
 
 
-def test_identity_policy_allows_same_account_read(
-    cloud: LocalCloud, reader: dict[str, str]
+def test_assume_gives_a_session_acting_as_the_role(cloud: LocalCloud, reader: Session) -> None:
+    assert cloud.client("sts", reader).get_caller_identity()["Arn"] == SESSION
+    assert (reader.caller_arn, reader.principal_arn, reader.account) == (SESSION, READER, A)
+    again = cloud.assume(READER, "tester-2", via=cloud.root_session(A))
+    assert again.access_key_id != reader.access_key_id
+    assert cloud.client("sts", again).get_caller_identity()["Arn"] == (
+        f"arn:aws:sts::{A}:assumed-role/reader/tester-2"
+    )
+
+
+def test_assume_is_refused_by_the_trust_policy_and_creates_no_session(
+    cloud: LocalCloud,
 ) -> None:
-    s3 = _client(cloud, reader, "s3")
+    outsider = cloud.root_session(B)  # the reader role trusts A's root only
+    issued = len(cloud.credentials)
+    error = _denied(lambda: cloud.assume(READER, "intruder", via=outsider))
+    assert error.response["Error"]["Code"] == "AccessDenied"
+    assert "sts:AssumeRole" in error.response["Error"]["Message"]
+    assert len(cloud.credentials) == issued
+
+
+def test_identity_policy_allows_same_account_read(cloud: LocalCloud, reader: Session) -> None:
+    s3 = cloud.client("s3", reader)
     assert s3.get_object(Bucket="enforce-a", Key="k")["Body"].read() == b"a"
 
 
 def test_write_without_identity_allow_is_denied_with_aws_wording(
-    cloud: LocalCloud, reader: dict[str, str]
+    cloud: LocalCloud, reader: Session
 ) -> None:
     error = _denied(
-        lambda: _client(cloud, reader, "s3").put_object(Bucket="enforce-a", Key="x", Body=b"x")
+        lambda: cloud.client("s3", reader).put_object(Bucket="enforce-a", Key="x", Body=b"x")
     )
     assert error.response["Error"]["Code"] == "AccessDenied"
     assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 403
@@ -106,10 +110,8 @@ def test_write_without_identity_allow_is_denied_with_aws_wording(
     )
 
 
-def test_cross_account_needs_the_bucket_policy_too(
-    cloud: LocalCloud, reader: dict[str, str]
-) -> None:
-    s3 = _client(cloud, reader, "s3")
+def test_cross_account_needs_the_bucket_policy_too(cloud: LocalCloud, reader: Session) -> None:
+    s3 = cloud.client("s3", reader)
     error = _denied(lambda: s3.get_object(Bucket="enforce-b", Key="k"))
     assert error.response["Error"]["Message"].endswith(
         "because no resource-based policy allows the s3:GetObject action"
@@ -128,8 +130,8 @@ def test_cross_account_needs_the_bucket_policy_too(
     assert s3.get_object(Bucket="enforce-b", Key="k")["Body"].read() == b"b"
 
 
-def test_json_service_denial_shape(cloud: LocalCloud, reader: dict[str, str]) -> None:
-    error = _denied(lambda: _client(cloud, reader, "sagemaker").list_models())
+def test_json_service_denial_shape(cloud: LocalCloud, reader: Session) -> None:
+    error = _denied(lambda: cloud.client("sagemaker", reader).list_models())
     assert error.response["Error"]["Code"] == "AccessDeniedException"
     assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert error.response["Error"]["Message"] == (
@@ -138,7 +140,7 @@ def test_json_service_denial_shape(cloud: LocalCloud, reader: dict[str, str]) ->
     )
 
 
-def test_trust_policy_decides_assume_role(cloud: LocalCloud, reader: dict[str, str]) -> None:
+def test_trust_policy_decides_assume_role(cloud: LocalCloud, reader: Session) -> None:
     cloud.client("iam", cloud.root_session(B)).create_role(
         RoleName="b-only",
         AssumeRolePolicyDocument=_policy(
@@ -150,7 +152,7 @@ def test_trust_policy_decides_assume_role(cloud: LocalCloud, reader: dict[str, s
         ),
     )
     error = _denied(
-        lambda: _client(cloud, reader, "sts").assume_role(
+        lambda: cloud.client("sts", reader).assume_role(
             RoleArn=f"arn:aws:iam::{B}:role/b-only", RoleSessionName="x1"
         )
     )
@@ -158,7 +160,7 @@ def test_trust_policy_decides_assume_role(cloud: LocalCloud, reader: dict[str, s
     assert "sts:AssumeRole" in error.response["Error"]["Message"]
 
 
-def test_policy_changes_take_effect_at_once(cloud: LocalCloud, reader: dict[str, str]) -> None:
+def test_policy_changes_take_effect_at_once(cloud: LocalCloud, reader: Session) -> None:
     iam = cloud.client("iam", cloud.root_session(A))
     iam.put_role_policy(
         RoleName="reader",
@@ -168,14 +170,10 @@ def test_policy_changes_take_effect_at_once(cloud: LocalCloud, reader: dict[str,
         ),
     )
     try:
-        error = _denied(
-            lambda: _client(cloud, reader, "s3").get_object(Bucket="enforce-a", Key="k")
-        )
+        error = _denied(lambda: cloud.client("s3", reader).get_object(Bucket="enforce-a", Key="k"))
         assert error.response["Error"]["Message"].endswith(
             "with an explicit deny in an identity-based policy"
         )
     finally:
         iam.delete_role_policy(RoleName="reader", PolicyName="deny-a")
-    assert (
-        _client(cloud, reader, "s3").get_object(Bucket="enforce-a", Key="k")["Body"].read() == b"a"
-    )
+    assert cloud.client("s3", reader).get_object(Bucket="enforce-a", Key="k")["Body"].read() == b"a"

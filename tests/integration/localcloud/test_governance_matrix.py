@@ -720,7 +720,6 @@ def callers(localcloud: LocalCloud) -> dict[str, Session]:
     """Each principal of the matrix as the session it really acts as."""
     issue = localcloud.credentials.issue_role_session
     orchestrator = issue(ORCHESTRATOR, "matrix")
-    sts = localcloud.client("sts", orchestrator)
     sessions: dict[str, Session] = {
         "orchestrator": orchestrator,
         "approver": issue(APPROVER, "matrix"),
@@ -729,11 +728,9 @@ def callers(localcloud: LocalCloud) -> dict[str, Session]:
         "outsider": localcloud.root_session(OUTSIDER),
     }
     for name, account in (("dev", DEV), ("staging", STAGING), ("prod", PROD)):
-        assumed = sts.assume_role(RoleArn=DEPLOYER[account], RoleSessionName="matrix")
-        key = assumed["Credentials"]["AccessKeyId"]
-        session = localcloud.credentials.get(key)
-        assert session is not None
-        sessions[f"{name}-deployer"] = session
+        sessions[f"{name}-deployer"] = localcloud.assume(
+            DEPLOYER[account], "matrix", via=orchestrator
+        )
         sessions[f"{name}-execution"] = issue(EXECUTION[account], "matrix")
     return sessions
 

@@ -52,15 +52,8 @@ def _steps(sm: Any, arn: str) -> dict[str, dict[str, Any]]:
 def deployer(localcloud: LocalCloud) -> boto3.Session:
     """A boto3 session of the dev deployer, assumed from the hub orchestrator."""
     orchestrator = localcloud.credentials.issue_role_session(ORCHESTRATOR, "airflow")
-    credentials = localcloud.client("sts", orchestrator).assume_role(
-        RoleArn=DEPLOYER, RoleSessionName="retrain-breast-cancer"
-    )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=REGION,
-    )
+    deployer = localcloud.assume(DEPLOYER, "retrain-breast-cancer", via=orchestrator)
+    return localcloud.boto3_session(deployer)
 
 
 @pytest.fixture(scope="module")

@@ -45,26 +45,20 @@ class Hub:
 
     def __init__(self, cloud: LocalCloud) -> None:
         self.cloud = cloud
-        orchestrator = cloud.credentials.issue_role_session(ACCOUNTS.orchestrator_arn, "registry")
+        self._orchestrator = cloud.credentials.issue_role_session(
+            ACCOUNTS.orchestrator_arn, "registry"
+        )
         approver = cloud.credentials.issue_role_session(ACCOUNTS.approver_arn, "alice")
-        self.orchestrator = cloud.client("sagemaker", orchestrator)
+        self.orchestrator = cloud.client("sagemaker", self._orchestrator)
         self.approver = cloud.client("sagemaker", approver)
-        self.sqs = cloud.client("sqs", orchestrator)
+        self.sqs = cloud.client("sqs", self._orchestrator)
         self.queue_url = self.sqs.get_queue_url(QueueName=QUEUE)["QueueUrl"]
-        self._sts = cloud.client("sts", orchestrator)
 
     def deployer(self, spoke: str, service: str = "sagemaker") -> Any:
-        creds = self._sts.assume_role(
-            RoleArn=ACCOUNTS.deployer_arn(spoke), RoleSessionName=f"registry-{spoke}"
-        )["Credentials"]
-        session = self.cloud.boto3_session()
-        return session.client(
-            service,
-            endpoint_url=self.cloud.url,
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
+        session = self.cloud.assume(
+            ACCOUNTS.deployer_arn(spoke), f"registry-{spoke}", via=self._orchestrator
         )
+        return self.cloud.client(service, session)
 
     def register(self, run: str, **extra: Any) -> str:
         arn: str = self.orchestrator.create_model_package(
