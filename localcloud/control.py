@@ -3,11 +3,22 @@
 ``POST /_localcloud/sessions {"role_arn": ARN}`` returns a session of that role as if the
 service its trust policy names had assumed it; ``{"admin": true}`` returns the management
 account's admin key. It is how `hubspoke localcloud creds` works; it exists only locally.
+
+It is not signed (it is where keys come from), so it guards against the two ways a web page
+in a local browser could reach it: a request whose ``Host`` is not a name this machine or its
+containers use (DNS rebinding: a page's own domain made to resolve to 127.0.0.1) is refused
+with 421, and a POST must be ``Content-Type: application/json`` (415 otherwise), which no
+cross-origin page can send without a CORS preflight, and localcloud answers no preflight.
+Accepted hosts: loopback names (``localhost``, ``*.localhost``), IP addresses, names without a
+dot (container and service names such as ``localcloud``), the address localcloud is bound to,
+and the names listed, comma-separated, in ``LOCALCLOUD_CONTROL_HOSTS``.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -20,11 +31,60 @@ def _json(status: int, payload: dict[str, Any]) -> Response:
     return status, {"Content-Type": "application/json"}, json.dumps(payload).encode()
 
 
+HOSTS_ENV = "LOCALCLOUD_CONTROL_HOSTS"
+
+
+def _host_name(host: str) -> str:
+    """The name of a Host header value, without port or IPv6 brackets, lower-cased."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    if host.count(":") == 1:
+        host = host.partition(":")[0]
+    return host.rstrip(".")
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def host_allowed(host: str, bound: str) -> bool:
+    """Whether a Host header names this localcloud in a way no web page can borrow."""
+    name = _host_name(host)
+    if not name:
+        return False
+    extra = {_host_name(h) for h in os.environ.get(HOSTS_ENV, "").split(",") if h.strip()}
+    return (
+        name == "localhost"
+        or name.endswith(".localhost")
+        or _is_ip(name)
+        or "." not in name
+        or name == _host_name(bound)
+        or name in extra
+    )
+
+
 class ControlApi:
     def __init__(self, cloud: LocalCloud) -> None:
         self.cloud = cloud
 
-    def __call__(self, method: str, path: str, body: bytes) -> Response:
+    def __call__(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:
+        if not host_allowed(headers.get("host", ""), self.cloud.host):
+            return _json(
+                421,
+                {
+                    "error": f"localcloud does not answer to Host {headers.get('host', '')!r}; "
+                    f"use 127.0.0.1 or localhost, or list the name in {HOSTS_ENV}"
+                },
+            )
+        if method == "POST":
+            media_type = headers.get("content-type", "").partition(";")[0].strip().lower()
+            if media_type != "application/json":
+                return _json(415, {"error": "the body must be sent as application/json"})
         if path == "health" and method == "GET":
             return _json(200, {"status": "ok", "region": self.cloud.region})
         if path == "sessions" and method == "POST":

@@ -15,6 +15,11 @@ from datetime import UTC, datetime, timedelta
 
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
 DEFAULT_DURATION = timedelta(hours=1)
+# An expired key is kept this long, so its holder still hears ExpiredToken (and refreshes)
+# rather than that the key is unknown; then it is forgotten.
+EXPIRED_GRACE = timedelta(minutes=15)
+# Expired keys are looked for once every this many issued keys.
+PURGE_EVERY = 256
 
 
 def _random(alphabet: str, length: int) -> str:
@@ -67,16 +72,37 @@ def role_session_arn(role_arn: str, session_name: str) -> str:
 
 
 class CredentialStore:
-    """Thread-safe table of issued keys."""
+    """Thread-safe table of issued keys.
 
-    def __init__(self) -> None:
+    Every AssumeRole, job and model fetch issues a key; so that a long-running localcloud does
+    not keep them all, keys expired for longer than ``expired_grace`` are dropped, looked for
+    once every ``purge_every`` issues (a pass over the table, amortized to nothing per issue).
+    """
+
+    def __init__(
+        self, *, purge_every: int = PURGE_EVERY, expired_grace: timedelta = EXPIRED_GRACE
+    ) -> None:
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
+        self.purge_every = purge_every
+        self.expired_grace = expired_grace
+        self._issued_since_purge = 0
 
     def __len__(self) -> int:
-        """How many keys have been issued (expired ones included)."""
+        """How many keys are held: valid ones and those expired within the grace period
+        (older ones may remain until the next purge)."""
         with self._lock:
             return len(self._sessions)
+
+    def purge(self) -> int:
+        """Forget keys expired for longer than ``expired_grace``; how many were dropped."""
+        cutoff = datetime.now(UTC) - self.expired_grace
+        with self._lock:
+            stale = [key for key, s in self._sessions.items() if s.expiration <= cutoff]
+            for key in stale:
+                del self._sessions[key]
+            self._issued_since_purge = 0
+        return len(stale)
 
     def issue_role_session(
         self,
@@ -118,6 +144,10 @@ class CredentialStore:
     def _add(self, session: Session) -> None:
         with self._lock:
             self._sessions[session.access_key_id] = session
+            self._issued_since_purge += 1
+            due = self._issued_since_purge >= self.purge_every
+        if due:
+            self.purge()
 
     def get(self, access_key_id: str) -> Session | None:
         with self._lock:

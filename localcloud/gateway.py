@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import io
 import logging
+import posixpath
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, unquote, unquote_plus
 
 from localcloud import rpcv2_cbor
+from localcloud.authz import s3 as s3_rules
 from localcloud.protocol import (
     AuthRefusals,
     AwsRequest,
@@ -25,7 +27,7 @@ from localcloud.protocol import (
     service_model,
     service_name,
 )
-from localcloud.sigv4 import SignatureError, parse_authorization, verify
+from localcloud.sigv4 import SignatureError, SignedRequest, parse_authorization, verify
 
 if TYPE_CHECKING:
     from localcloud.credentials import CredentialStore, Session
@@ -35,7 +37,19 @@ log = logging.getLogger("localcloud")
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
-_STATUS_TEXT = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found"}
+_STATUS_TEXT = {
+    200: "OK",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    415: "Unsupported Media Type",
+    421: "Misdirected Request",
+    501: "Not Implemented",
+}
+# moto's own applications: its management API (reset, state dump, seeding) and the EC2
+# instance metadata stand-in. No request may reach them through localcloud.
+_MOTO_INTERNAL_BACKENDS = {"moto_api", "moto_api._internal", "instance_metadata"}
+_MOTO_INTERNAL_PATHS = ("/moto-api", "/latest/meta-data", "/latest/api", "/favicon.ico")
 
 
 @dataclass(frozen=True)
@@ -66,7 +80,8 @@ class AllowAll:
 
 
 CONTROL_PREFIX = "/_localcloud/"
-ControlHandler = Callable[[str, str, bytes], tuple[int, dict[str, str], bytes]]
+# (method, path under the prefix, headers, body) → (status, headers, body)
+ControlHandler = Callable[[str, str, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]
 Handler = Callable[["Session", AwsRequest], tuple[int, dict[str, str], bytes] | None]
 
 
@@ -92,6 +107,15 @@ def _raw_target(environ: dict[str, Any]) -> tuple[str, str]:
             raw += "?" + environ["QUERY_STRING"]
     path, _, query = raw.partition("?")
     return path, query
+
+
+def _is_moto_internal(path: str) -> bool:
+    """Whether a path, decoded and normalised as any server might, is one of moto's own."""
+    decoded = path
+    for _ in range(3):  # doubly-encoded forms too
+        decoded = unquote(decoded)
+    normalised = posixpath.normpath("/" + decoded.replace("\\", "/")).lstrip("/").lower()
+    return ("/" + normalised).startswith(_MOTO_INTERNAL_PATHS)
 
 
 def _query_pairs(query: str) -> list[tuple[str, str]]:
@@ -163,7 +187,12 @@ class Gateway:
         headers = _headers(environ)
         # Only the gateway decides which account a request runs in.
         environ.pop("HTTP_X_MOTO_ACCOUNT_ID", None)
-        if path.startswith("/moto-api"):
+        if not path.startswith("/") or "#" in path:
+            # Absolute-form or fragment targets: servers and moto would read another path.
+            return self._respond(
+                start_response, 400, {"Content-Type": "text/plain"}, b"Bad request target\n"
+            )
+        if _is_moto_internal(path) or _is_moto_internal(environ.get("PATH_INFO", "")):
             return self._respond(
                 start_response, 404, {"Content-Type": "text/plain"}, b"Not Found\n"
             )
@@ -171,7 +200,7 @@ class Gateway:
             if self.control is None:
                 return self._respond(start_response, 404, {}, b"")
             status, out_headers, out_body = self.control(
-                environ["REQUEST_METHOD"], path[len(CONTROL_PREFIX) :], body
+                environ["REQUEST_METHOD"], path[len(CONTROL_PREFIX) :], headers, body
             )
             return self._respond(start_response, status, out_headers, out_body)
         query_pairs = _query_pairs(query)
@@ -208,19 +237,43 @@ class Gateway:
                 signed=signed,
             )
         except SignatureError as exc:
-            return self._error(start_response, service, protocol, 403, exc.code, exc.message)
-        token = headers.get("x-amz-security-token") or dict(query_pairs).get("X-Amz-Security-Token")
+            return self._error(
+                start_response,
+                service,
+                protocol,
+                *refused.signature(exc.code, exc.message, exc.status),
+            )
+        token = headers.get("x-amz-security-token")
+        if token is None and signed.presigned:
+            token = next(
+                (unquote(v) for k, v in query_pairs if unquote(k) == "X-Amz-Security-Token"), None
+            )
         if session.session_token and token != session.session_token:
             return self._error(start_response, service, protocol, *refused.invalid_token())
         if session.expired:
             return self._error(start_response, service, protocol, *refused.expired())
+        if service == "s3":
+            problem = _s3_addressing_problem(environ, query_pairs)
+            if problem is not None:
+                return self._error(start_response, service, protocol, *problem)
         try:
             request = AwsRequest.decode(
                 service, environ["REQUEST_METHOD"], path, headers, body, query_pairs, signed.region
             )
         except rpcv2_cbor.MalformedRequest as exc:
             return self._error(start_response, service, protocol, exc.status, exc.code, exc.message)
-        denial = self.authorizer.authorize(session, request)
+        try:
+            denial = self._authorize(session, request)
+        except s3_rules.UnsupportedRequest as exc:
+            return self._error(
+                start_response,
+                service,
+                protocol,
+                exc.status,
+                exc.code,
+                exc.message,
+                request.request_id,
+            )
         if denial is not None:
             return self._error(
                 start_response,
@@ -239,10 +292,21 @@ class Gateway:
                 if status < 300:
                     self.authorizer.after(session, request)
                 return self._respond(start_response, status, out_headers, out_body)
+        backend = self._backend_for(environ, signed, service)
+        if backend is None:
+            return self._error(
+                start_response,
+                service,
+                protocol,
+                400,
+                "InvalidRequest",
+                f"localcloud cannot route this {service} request to its service",
+                request.request_id,
+            )
         environ["HTTP_X_MOTO_ACCOUNT_ID"] = session.account
         if protocol == rpcv2_cbor.PROTOCOL:  # moto cannot read CBOR: translate both ways
             status, out_headers, out_body = rpcv2_cbor.forward(
-                self.backend,
+                backend,
                 environ,
                 service_model(service),
                 request.operation or "",
@@ -251,10 +315,57 @@ class Gateway:
             )
             self.authorizer.after(session, request)
             return self._respond(start_response, status, out_headers, out_body)
-        response = self.backend(environ, start_response)
+        response = backend(environ, start_response)
         # moto has applied the change by now: let the authorizer see policies as they are.
         self.authorizer.after(session, request)
         return response
+
+    def _authorize(self, session: Session, request: AwsRequest) -> Denial | None:
+        """The authorizer's answer; S3's DeleteObjects is authorized per object of its body,
+        as the DeleteObject (DeleteObjectVersion) each one is."""
+        if request.service == "s3" and request.method == "POST":
+            bucket, key = s3_rules.bucket_and_key(request.path)
+            query = {unquote_plus(k) for k, _ in request.query_pairs}
+            if bucket and not key and "delete" in query:
+                for obj_key, version in s3_rules.delete_objects_targets(request.body):
+                    pairs = [("versionId", quote(version, safe=""))] if version is not None else []
+                    single = replace(
+                        request,
+                        method="DELETE",
+                        path=s3_rules.object_path(bucket, obj_key),
+                        query_pairs=pairs,
+                        body=b"",
+                    )
+                    denial = self.authorizer.authorize(session, single)
+                    if denial is not None:
+                        return denial
+                return None
+        return self.authorizer.authorize(session, request)
+
+    def _backend_for(
+        self, environ: dict[str, Any], signed: SignedRequest, service: str
+    ) -> WsgiApp | None:
+        """The moto application for the service the request was signed for.
+
+        moto's dispatcher picks an application from the path (``/moto-api``), then the
+        Authorization header; a presigned request has none, and would be routed by its path.
+        The choice is made here from the verified scope instead, and refused if it is moto's
+        own API, or S3 for another service (or the reverse)."""
+        get_application = getattr(self.backend, "get_application", None)
+        if get_application is None:  # a plain WSGI app (tests): nothing to choose
+            return self.backend
+        routing = dict(environ)
+        routing["HTTP_AUTHORIZATION"] = (
+            f"AWS4-HMAC-SHA256 Credential={signed.access_key_id}/{signed.scope}, "
+            "SignedHeaders=host, Signature=0"
+        )
+        app: WsgiApp = get_application(routing)
+        name = getattr(app, "service", None)
+        if not isinstance(name, str) or name in _MOTO_INTERNAL_BACKENDS:
+            return None
+        if (name == "s3") != (service == "s3"):
+            return None
+        return app
 
     def _error(
         self,
@@ -280,6 +391,26 @@ class Gateway:
         headers = {**headers, "Content-Length": str(len(body))}
         start_response(f"{status} {_STATUS_TEXT.get(status, 'Error')}", list(headers.items()))
         return [body]
+
+
+def _s3_addressing_problem(
+    environ: dict[str, Any], query_pairs: list[tuple[str, str]]
+) -> tuple[int, str, str] | None:
+    """Why an S3 request cannot be served path-style as checked, if it cannot: a Host that
+    names a bucket (moto would act on that bucket, not the path's), or a repeated query
+    parameter (moto reads the first, a dict the last)."""
+    if s3_rules.host_names_bucket(environ):
+        host = environ.get("HTTP_HOST", "")
+        return (
+            400,
+            "InvalidRequest",
+            f"localcloud serves S3 path-style only: the Host header {host!r} names a bucket; "
+            "address the bucket in the path (botocore does so against an endpoint_url)",
+        )
+    names = [unquote_plus(key) for key, _ in query_pairs]
+    if len(names) != len(set(names)):
+        return 400, "InvalidArgument", "A query parameter is given more than once"
+    return None
 
 
 def _is_cbor(headers: dict[str, str]) -> bool:

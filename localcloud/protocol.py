@@ -168,8 +168,22 @@ class AuthRefusals:
         return 403, "InvalidClientTokenId", _INVALID_TOKEN
 
     def invalid_token(self) -> tuple[int, str, str]:
-        code = "UnrecognizedClientException" if self._json_style else "InvalidClientTokenId"
-        return 403, code, _INVALID_TOKEN
+        # A key with the wrong session token is refused as an unknown key is.
+        if self._json_style:
+            return 400, "UnrecognizedClientException", _INVALID_TOKEN
+        return 403, "InvalidClientTokenId", _INVALID_TOKEN
+
+    def signature(self, code: str, message: str, status: int = 403) -> tuple[int, str, str]:
+        """A signature refusal (:mod:`localcloud.sigv4`'s generic code) in this service's
+        words: JSON services say ``InvalidSignatureException`` and
+        ``IncompleteSignatureException`` (400); S3's own codes pass as they are."""
+        if self.service == "s3":
+            return status, code, message
+        if code == "SignatureDoesNotMatch" and self._json_style:
+            return 400, "InvalidSignatureException", message
+        if code == "IncompleteSignature":
+            return 400, "IncompleteSignatureException" if self._json_style else code, message
+        return status, code, message
 
     def expired(self) -> tuple[int, str, str]:
         message = "The security token included in the request is expired"

@@ -173,7 +173,8 @@ class LocalCloud:
         return self.credentials.issue_root(account)
 
     def assume(self, role_arn: str, session_name: str, *, via: Session) -> Session:
-        """The session ``via`` gets from ``sts:AssumeRole`` of ``role_arn``.
+        """The session ``via`` (a role session: account roots may not assume roles, as on
+        AWS) gets from ``sts:AssumeRole`` of ``role_arn``.
 
         The request goes to STS over HTTP, signed as ``via``, as any caller's would (this is no
         shortcut into the credential store): the role's trust policy and the SCPs decide, and

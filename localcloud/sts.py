@@ -62,6 +62,15 @@ class StsHandler:
     ) -> tuple[int, dict[str, str], bytes]:
         role_arn = str(request.params.get("RoleArn", ""))
         name = str(request.params.get("RoleSessionName", ""))
+        if session.is_root:
+            # AWS: "You cannot use AWS account root user credentials to call AssumeRole."
+            return error_response(
+                "sts",
+                403,
+                "AccessDenied",
+                "Roles may not be assumed by root accounts.",
+                request.request_id,
+            )
         if not _SESSION_NAME.match(name):
             return error_response(
                 "sts",
@@ -85,7 +94,8 @@ class StsHandler:
             duration = int(request.params.get("DurationSeconds", 3600))
         except ValueError:
             duration = -1
-        limit = _CHAINED_MAX if not session.is_root else max_duration
+        # The caller is always a role session here: assuming from it is role chaining.
+        limit = min(_CHAINED_MAX, max_duration)
         if not 900 <= duration <= limit:
             return error_response(
                 "sts",

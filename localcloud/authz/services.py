@@ -3,6 +3,9 @@ EventBridge, CloudWatch Logs and Organizations (CloudWatch has its own module)."
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,19 +31,66 @@ def iam_checks(operation: str, params: dict[str, Any], target: Target) -> list[C
     return [Check(action, "*")]
 
 
-def kms_checks(
-    operation: str, params: dict[str, Any], target: Target, key_arn_of: KeyArnOf | None
-) -> list[Check]:
-    action = f"kms:{operation}"
-    key = params.get("KeyId") or params.get("TargetKeyId")
-    if not key:
-        return [Check(action, "*")]
-    key = str(key)
+# moto's ciphertext blob starts with the 36 characters of the key id that encrypted it.
+_BLOB_KEY_ID = re.compile(
+    r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$"
+)
+
+
+def ciphertext_key_id(blob: object) -> str | None:
+    """The key id a ciphertext blob (base64, as sent) was encrypted under, in moto's format;
+    None when it is not one (moto cannot decrypt it either)."""
+    if not isinstance(blob, str):
+        return None
+    try:
+        raw = base64.b64decode(blob, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    try:
+        key_id = raw[:36].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    return key_id if _BLOB_KEY_ID.match(key_id) else None
+
+
+def _key_resource(key: str, target: Target, key_arn_of: KeyArnOf | None) -> str:
     account = key.split(":")[4] if is_arn(key) else target.account
     resolved = key_arn_of(key, account) if key_arn_of is not None else None
     if resolved is None:
         resolved = key if is_arn(key) else target.arn("kms", f"key/{key}")
-    return [Check(action, resolved)]
+    return resolved
+
+
+def kms_checks(
+    operation: str, params: dict[str, Any], target: Target, key_arn_of: KeyArnOf | None
+) -> list[Check]:
+    action = f"kms:{operation}"
+    if operation in {"Decrypt", "ReEncrypt"}:
+        # The key is the one the ciphertext names (KeyId/SourceKeyId, when given, must be it).
+        blob_key = ciphertext_key_id(params.get("CiphertextBlob"))
+        named = params.get("KeyId") if operation == "Decrypt" else params.get("SourceKeyId")
+        if blob_key and is_arn(named) and str(named).endswith(f":key/{blob_key}"):
+            blob_key = None  # the same key, named with its account
+        sources = list(dict.fromkeys(str(k) for k in (blob_key, named) if k))
+        if operation == "Decrypt":
+            return [Check(action, _key_resource(k, target, key_arn_of)) for k in sources] or [
+                Check(action, "*")
+            ]
+        checks = [
+            Check("kms:ReEncryptFrom", _key_resource(k, target, key_arn_of)) for k in sources
+        ] or [Check("kms:ReEncryptFrom", "*")]
+        destination = params.get("DestinationKeyId")
+        checks.append(
+            Check(
+                "kms:ReEncryptTo",
+                _key_resource(str(destination), target, key_arn_of) if destination else "*",
+            )
+        )
+        return checks
+    key = params.get("KeyId") or params.get("TargetKeyId")
+    if not key:
+        return [Check(action, "*")]
+    return [Check(action, _key_resource(str(key), target, key_arn_of))]
 
 
 def _queue_arn(url: str, target: Target) -> str:

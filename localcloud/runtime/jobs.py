@@ -19,6 +19,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from localcloud.runtime import entrypoints, s3_staging
 from localcloud.runtime.contract import (
     DEFAULT_TIMEOUT_SECONDS,
     JobResult,
+    container_to_local,
     run_processing_job,
     run_training_job,
 )
@@ -37,6 +39,18 @@ from localcloud.runtime.job_logs import write_job_logs
 log = logging.getLogger("localcloud.jobs")
 
 ClientFactory = Callable[[str, str, str], Any]  # (service, role ARN, session name) → client
+
+# How long the runner keeps a finished job (for Stop* to answer from it); moto keeps the job
+# record itself, so Describe and List are not affected when the runner forgets one.
+RETENTION_ENV = "LOCALCLOUD_JOB_RETENTION_SECONDS"
+DEFAULT_RETENTION_SECONDS = 3600.0
+
+
+def retention_seconds() -> float:
+    try:
+        return max(0.0, float(os.environ.get(RETENTION_ENV, DEFAULT_RETENTION_SECONDS)))
+    except ValueError:
+        return DEFAULT_RETENTION_SECONDS
 
 
 class JobStopped(Exception):
@@ -56,6 +70,7 @@ class Job:
     stop_requested: threading.Event = field(default_factory=threading.Event)
     status: str = "InProgress"
     failure_reason: str | None = None
+    finished_at: float | None = None  # time.monotonic() when it ended
 
     @property
     def pid_file(self) -> Path:
@@ -74,19 +89,48 @@ def _set(job: Job, **fields: Any) -> None:
 
 
 class JobRunner:
-    """Starts, stops and tracks jobs; ``client_for`` builds clients of the job's role."""
+    """Starts, stops and tracks jobs; ``client_for`` builds clients of the job's role.
 
-    def __init__(self, client_for: ClientFactory, python: str = sys.executable) -> None:
+    A finished job is kept for ``retention`` seconds (default: :data:`RETENTION_ENV`, else one
+    hour), then forgotten when a later job starts, so a long-running localcloud does not grow
+    with every job it ever ran."""
+
+    def __init__(
+        self,
+        client_for: ClientFactory,
+        python: str = sys.executable,
+        retention: float | None = None,
+    ) -> None:
         self.client_for = client_for
         self.python = python
+        self.retention = retention_seconds() if retention is None else retention
         self.jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        """How many jobs the runner tracks (running ones and recently finished ones)."""
+        with self._lock:
+            return len(self.jobs)
 
     def get(self, arn: str) -> Job | None:
         with self._lock:
             return self.jobs.get(arn)
 
+    def prune(self) -> int:
+        """Forget jobs that finished more than ``retention`` seconds ago; how many went."""
+        cutoff = time.monotonic() - self.retention
+        with self._lock:
+            old = [
+                arn
+                for arn, job in self.jobs.items()
+                if job.finished_at is not None and job.finished_at <= cutoff
+            ]
+            for arn in old:
+                del self.jobs[arn]
+        return len(old)
+
     def start(self, kind: str, request: dict[str, Any], record: Any) -> Job:
+        self.prune()
         name = request["ProcessingJobName" if kind == "processing" else "TrainingJobName"]
         job = Job(kind, name, request, record, Path(tempfile.mkdtemp(prefix=f"lc-{name[:40]}-")))
         with self._lock:
@@ -148,6 +192,7 @@ class JobRunner:
         if job.kind == "training":
             _set(job, secondary_status=status)
         shutil.rmtree(job.workdir, ignore_errors=True)
+        job.finished_at = time.monotonic()
         job.done.set()
         log.info("job %s ended %s", job.name, status)
 
@@ -173,15 +218,17 @@ class JobRunner:
                 raise entrypoints.EntrypointError(
                     f"input {item.get('InputName')}: only S3Input is supported locally"
                 )
-            directory = job.workdir / "inputs" / item["InputName"]
+            # Host dirs are numbered, not named after the request's names, which may hold
+            # anything ("../x" included); the container sees the input at its LocalPath.
+            directory = job.workdir / "inputs" / str(len(staged))
             s3_staging.download_prefix(s3, s3_input["S3Uri"], directory)
             staged[s3_input["LocalPath"].rstrip("/")] = directory
         app = request.get("AppSpecification") or {}
         script = entrypoints.processing_script(app.get("ContainerEntrypoint") or [], staged)
         output_config = request.get("ProcessingOutputConfig") or {}
         outputs = {
-            out["S3Output"]["LocalPath"]: job.workdir / "outputs" / out["OutputName"]
-            for out in output_config.get("Outputs", [])
+            out["S3Output"]["LocalPath"]: job.workdir / "outputs" / str(index)
+            for index, out in enumerate(output_config.get("Outputs", []))
         }
         limits = request.get("StoppingCondition") or {}
         result = run_processing_job(
@@ -195,6 +242,16 @@ class JobRunner:
             timeout=float(limits.get("MaxRuntimeInSeconds", DEFAULT_TIMEOUT_SECONDS)),
         )
         if result.succeeded and not job.stop_requested.is_set():
+            container_root = job.workdir / "job" / "opt" / "ml"
+            for out in output_config.get("Outputs", []):
+                # What the script left in its output dir was copied following symlinks; one
+                # leading outside the job's /opt/ml would upload a file of the host.
+                written = container_to_local(
+                    out["S3Output"]["LocalPath"], job.workdir / "job", "/opt/ml/processing"
+                )
+                s3_staging.contained_files(
+                    written, container_root, f"output {out.get('OutputName')}"
+                )
             for out in output_config.get("Outputs", []):
                 local = outputs[out["S3Output"]["LocalPath"]]
                 kms = output_config.get("KmsKeyId")
@@ -211,7 +268,7 @@ class JobRunner:
                 raise entrypoints.EntrypointError(
                     f"channel {channel.get('ChannelName')}: only S3DataSource is supported"
                 )
-            directory = job.workdir / "channels" / channel["ChannelName"]
+            directory = job.workdir / "channels" / str(len(channels))
             s3_staging.download_prefix(s3, source["S3Uri"], directory)
             channels[channel["ChannelName"]] = directory
         script = entrypoints.training_script(channels)

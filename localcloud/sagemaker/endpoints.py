@@ -21,6 +21,7 @@ from localcloud.protocol import error_response
 from localcloud.runtime.deployments import Endpoint, VariantSpec
 from localcloud.runtime.fleet import ModelSpec
 from localcloud.runtime.metric_store import evaluate_alarm_named
+from localcloud.sagemaker.jobs_api import cannot_assume_message, sagemaker_may_assume
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -52,6 +53,9 @@ class EndpointService:
     def __init__(self, cloud: LocalCloud) -> None:
         self.cloud = cloud
         self._endpoints: dict[tuple[str, str, str], Endpoint] = {}
+        # Names a CreateEndpoint is creating: reserved under the lock before anything else, so
+        # two concurrent creates of one name cannot both pass the existence check.
+        self._reserved: set[tuple[str, str, str]] = set()
         self._lock = threading.Lock()
 
     def find(self, account: str, region: str, name: str) -> Endpoint | None:
@@ -81,19 +85,26 @@ class EndpointService:
         )
         arn = endpoint_arn(name, account, region)
         backend = sagemaker_backends[account][region]
-        if self.find(account, region, name) is not None or name in backend.endpoints:
-            raise RequestError(f'Cannot create already existing endpoint "{arn}".')
-        variants = self._variants(account, region, config_name)
-        backend.create_endpoint(name, config_name, params.get("Tags") or [])
-        endpoint = Endpoint(
-            name,
-            arn,
-            self._fetch_as_role,
-            self._alarm_watch(account, region),
-            self._sync(account, region),
-        )
+        key = (account, region, name)
         with self._lock:
-            self._endpoints[(account, region, name)] = endpoint
+            if key in self._endpoints or key in self._reserved or name in backend.endpoints:
+                raise RequestError(f'Cannot create already existing endpoint "{arn}".')
+            self._reserved.add(key)
+        try:
+            variants = self._variants(account, region, config_name)
+            backend.create_endpoint(name, config_name, params.get("Tags") or [])
+            endpoint = Endpoint(
+                name,
+                arn,
+                self._fetch_as_role(account, region, arn),
+                self._alarm_watch(account, region),
+                self._sync(account, region),
+            )
+            with self._lock:
+                self._endpoints[key] = endpoint
+        finally:
+            with self._lock:
+                self._reserved.discard(key)
         self._sync(account, region)(endpoint)
         endpoint.start_create(config_name, variants)
         return _ok({"EndpointArn": arn})
@@ -106,15 +117,17 @@ class EndpointService:
         endpoint = self._existing(account, region, name)
         variants = self._variants(account, region, config_name)
         deployment = params.get("DeploymentConfig")
+        # The check and the move to Updating are one critical section (``lock`` is re-entrant
+        # and start_update takes it): of two concurrent updates exactly one is accepted, the
+        # other is refused as in progress, as SageMaker refuses it.
         with endpoint.lock:
             if endpoint.status != "InService":
                 state = "in-progress" if endpoint.status in {"Creating", "Updating"} else "failed"
                 raise RequestError(f'Cannot update {state} endpoint "{endpoint.arn}".')
             if deployment is None and params.get("RetainDeploymentConfig"):
                 deployment = endpoint.last_deployment_config
-            live_names = sorted(endpoint.blue)
-        _check_deployment(deployment, live_names, [v.name for v in variants])
-        endpoint.start_update(config_name, variants, deployment)
+            _check_deployment(deployment, sorted(endpoint.blue), [v.name for v in variants])
+            endpoint.start_update(config_name, variants, deployment)
         return _ok({"EndpointArn": endpoint.arn})
 
     def _describe(self, account: str, region: str, params: dict[str, Any]) -> Response:
@@ -169,15 +182,23 @@ class EndpointService:
             )
         return variants
 
-    def _fetch_as_role(self, role_arn: str, url: str) -> bytes:
-        """Read an S3 object as SageMaker does for a model: with its execution role."""
-        if not self.cloud.directory.role_exists(role_arn):
-            raise RuntimeError(f"execution role {role_arn} does not exist")
-        session = self.cloud.credentials.issue_role_session(role_arn, "SageMaker")
-        bucket, _, key = url[len("s3://") :].partition("/")
-        s3 = self.cloud.client("s3", session)
-        body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        return body
+    def _fetch_as_role(self, account: str, region: str, arn: str) -> Callable[[str, str], bytes]:
+        """How the endpoint ``arn`` reads a model's S3 objects, as SageMaker hosting does: it
+        assumes the model's execution role (whose trust policy must let SageMaker do so for
+        this account and endpoint) and reads with that role's session."""
+
+        def fetch(role_arn: str, url: str) -> bytes:
+            if not sagemaker_may_assume(
+                self.cloud, role_arn, account=account, region=region, source_arn=arn
+            ):
+                raise RuntimeError(cannot_assume_message(role_arn))
+            session = self.cloud.credentials.issue_role_session(role_arn, "SageMaker")
+            bucket, _, key = url[len("s3://") :].partition("/")
+            s3 = self.cloud.client("s3", session)
+            body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            return body
+
+        return fetch
 
     @staticmethod
     def _alarm_watch(account: str, region: str) -> Callable[[list[str]], str | None]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from moto.iam.models import iam_backends
 from moto.sagemaker.models import sagemaker_backends
 
+from hubspoke.iam import Request, evaluate
 from localcloud.protocol import error_response
 from localcloud.runtime.jobs import JobRunner
 
@@ -27,8 +28,12 @@ if TYPE_CHECKING:
 
 Response = tuple[int, dict[str, str], bytes]
 
+SAGEMAKER_PRINCIPAL = "sagemaker.amazonaws.com"
+_TERMINAL = {"Completed", "Failed", "Stopped"}
+
 _RUNNERS: weakref.WeakKeyDictionary[LocalCloud, JobRunner] = weakref.WeakKeyDictionary()
 _RUNNERS_LOCK = threading.Lock()
+_CREATE_LOCK = threading.Lock()
 
 _REQUIRED = {
     "processing": ("ProcessingJobName", "RoleArn", "AppSpecification", "ProcessingResources"),
@@ -76,6 +81,50 @@ def role_exists(role_arn: str) -> bool:
     return any(role.arn == role_arn for role in list(backend.roles.values()))
 
 
+def cannot_assume_message(role_arn: str) -> str:
+    """SageMaker's ValidationException when it cannot assume a role it is given."""
+    return (
+        f"Could not assume role {role_arn}. Please ensure that the role exists "
+        f"and allows principal '{SAGEMAKER_PRINCIPAL}' to assume the role."
+    )
+
+
+def sagemaker_may_assume(
+    cloud: LocalCloud, role_arn: str, *, account: str, region: str, source_arn: str
+) -> bool:
+    """Whether SageMaker, acting for ``source_arn`` of ``account``, may assume ``role_arn``.
+
+    The role must exist and its trust policy must allow ``sts:AssumeRole`` to the principal
+    ``{"Service": "sagemaker.amazonaws.com"}`` with the keys SageMaker sends
+    (``aws:SourceAccount``, ``aws:SourceArn``), evaluated by the same engine and World as every
+    request; a service principal is decided by the trust policy alone (SCPs do not apply).
+    Without enforcement (``serve --no-enforce``) only existence is checked."""
+    if not role_exists(role_arn):
+        return False
+    enforcer = cloud.enforcer
+    if enforcer is None:
+        return True
+    decision = evaluate(
+        enforcer.world(region),
+        Request(
+            principal=SAGEMAKER_PRINCIPAL,
+            action="sts:AssumeRole",
+            resource=role_arn,
+            context={
+                "aws:SourceAccount": account,
+                "aws:SourceArn": source_arn,
+                "aws:SecureTransport": True,
+                "aws:RequestedRegion": region,
+            },
+        ),
+    )
+    return decision.allowed
+
+
+def job_arn(kind: str, name: str, account: str, region: str) -> str:
+    return f"arn:aws:sagemaker:{region}:{account}:{kind}-job/{name.lower()}"
+
+
 def _create(cloud: LocalCloud, kind: str) -> Callable[[Session, AwsRequest], Response | None]:
     def handle(session: Session, request: AwsRequest) -> Response | None:
         params = request.params
@@ -88,22 +137,23 @@ def _create(cloud: LocalCloud, kind: str) -> Callable[[Session, AwsRequest], Res
             name, store = params["ProcessingJobName"], backend.processing_jobs
         else:
             name, store = params["TrainingJobName"], backend.training_jobs
-        if name in store:
-            return validation_error(
-                request,
-                f"Job names must be unique within an AWS account and region, and a {kind} job "
-                f"with this name already exists ({store[name].arn})",
-                "ResourceInUse",
-            )
-        if not role_exists(params["RoleArn"]):
-            return validation_error(
-                request,
-                f"Could not assume role {params['RoleArn']}. Please ensure that the role exists "
-                "and allows principal 'sagemaker.amazonaws.com' to assume the role.",
-            )
+        role_arn = str(params["RoleArn"])
+        source_arn = job_arn(kind, str(name), session.account, request.region)
+        if not sagemaker_may_assume(
+            cloud, role_arn, account=session.account, region=request.region, source_arn=source_arn
+        ):
+            return validation_error(request, cannot_assume_message(role_arn))
         if kind == "training" and not params["OutputDataConfig"].get("S3OutputPath"):
             return validation_error(request, "OutputDataConfig.S3OutputPath is required")
-        record = _create_record(backend, kind, params)
+        with _CREATE_LOCK:  # of two concurrent creates of one name, one makes the record
+            if name in store:
+                return validation_error(
+                    request,
+                    f"Job names must be unique within an AWS account and region, and a {kind} "
+                    f"job with this name already exists ({store[name].arn})",
+                    "ResourceInUse",
+                )
+            record = _create_record(backend, kind, params)
         job_runner(cloud).start(kind, params, record)
         key = "ProcessingJobArn" if kind == "processing" else "TrainingJobArn"
         return ok({key: record.arn})
@@ -156,16 +206,20 @@ def _stop(cloud: LocalCloud, kind: str) -> Callable[[Session, AwsRequest], Respo
             backend.processing_jobs if kind == "processing" else backend.training_jobs
         )
         record = store.get(str(request.params.get(key, "")))
-        job = job_runner(cloud).get(record.arn) if record is not None else None
-        if job is None:
+        if record is None:
+            return None  # moto words the "not found" error
+        runner = job_runner(cloud)
+        job = runner.get(record.arn)
+        if job is not None and not job.done.is_set():
+            runner.stop(job)
+            return ok({})
+        # Finished: the runner's own entry, or moto's record once the runner forgot the job.
+        status = job.status if job is not None else str(getattr(record, f"{kind}_job_status", ""))
+        if job is None and status not in _TERMINAL:
             return None  # a job localcloud did not run: moto answers
-        if job.done.is_set():
-            return validation_error(
-                request,
-                f"The request was rejected because the {kind} job is in status {job.status}.",
-            )
-        job_runner(cloud).stop(job)
-        return ok({})
+        return validation_error(
+            request, f"The request was rejected because the {kind} job is in status {status}."
+        )
 
     return handle
 

@@ -5,11 +5,16 @@ moto stores pipelines and execution records; StartPipelineExecution here also st
 jobs are created as SageMaker Pipelines creates them: with the pipeline's role (a session of
 it, as if SageMaker had assumed it), through localcloud's endpoint, so SCPs and the role's
 policies apply to every step's CreateProcessingJob/CreateTrainingJob.
+
+StartPipelineExecution checks PipelineExecutionDisplayName against the pattern and length of
+SageMaker's API model and refuses a bad one with AWS's ValidationException wording;
+ListPipelineExecutions filters by creation time, sorts and pages as SageMaker does.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import weakref
 from collections.abc import Callable
@@ -21,7 +26,14 @@ from moto.sagemaker.models import sagemaker_backends
 from localcloud.protocol import error_response
 from localcloud.runtime import s3_staging
 from localcloud.runtime.executions import Execution, typed_parameters
-from localcloud.sagemaker.jobs_api import job_runner, ok, validation_error
+from localcloud.sagemaker.jobs_api import (
+    cannot_assume_message,
+    job_runner,
+    ok,
+    sagemaker_may_assume,
+    validation_error,
+)
+from localcloud.sagemaker.registry_shapes import epoch_seconds
 
 if TYPE_CHECKING:
     from localcloud.credentials import Session
@@ -35,6 +47,11 @@ _EXECUTIONS: weakref.WeakKeyDictionary[LocalCloud, dict[str, Execution]] = (
     weakref.WeakKeyDictionary()
 )
 _LOCK = threading.Lock()
+
+# PipelineExecutionDisplayName as SageMaker's API model declares it.
+DISPLAY_NAME_PATTERN = "^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,81}"
+DISPLAY_NAME_MAX = 82
+DEFAULT_PAGE = 50
 
 
 class PipelineRoleJobs:
@@ -75,7 +92,31 @@ def executions(cloud: LocalCloud) -> dict[str, Execution]:
 
 
 def _time(value: datetime | None) -> float | None:
-    return value.timestamp() if value is not None else None
+    """Epoch seconds of an aware time or of moto's naive UTC."""
+    return epoch_seconds(value) if value is not None else None
+
+
+def display_name_problems(name: object) -> list[str]:
+    """AWS's request validation of PipelineExecutionDisplayName, in its words."""
+    if name is None:
+        return []
+    text = str(name)
+    at = f"Value '{text}' at 'pipelineExecutionDisplayName' failed to satisfy constraint: Member"
+    problems = []
+    if not re.fullmatch(DISPLAY_NAME_PATTERN.lstrip("^"), text):
+        problems.append(f"{at} must satisfy regular expression pattern: {DISPLAY_NAME_PATTERN}")
+    if len(text) > DISPLAY_NAME_MAX:
+        problems.append(f"{at} must have length less than or equal to {DISPLAY_NAME_MAX}")
+    if not text:
+        problems.append(f"{at} must have length greater than or equal to 1")
+    return problems
+
+
+def validation_errors(problems: list[str]) -> str:
+    """Several request validation problems as AWS words them in one message."""
+    count = len(problems)
+    noun = "validation error" if count == 1 else "validation errors"
+    return f"{count} {noun} detected: " + "; ".join(problems)
 
 
 def _pipeline(session: Session, request: AwsRequest, name: str) -> Any:
@@ -86,6 +127,9 @@ def _pipeline(session: Session, request: AwsRequest, name: str) -> Any:
 def _start(cloud: LocalCloud) -> Handler:
     def handle(session: Session, request: AwsRequest) -> Response | None:
         params = request.params
+        problems = display_name_problems(params.get("PipelineExecutionDisplayName"))
+        if problems:
+            return validation_error(request, validation_errors(problems))
         pipeline = _pipeline(session, request, str(params.get("PipelineName", "")))
         if pipeline is None:
             return None  # moto words the "does not exist" error
@@ -96,6 +140,15 @@ def _start(cloud: LocalCloud) -> Handler:
             )
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             return validation_error(request, f"Cannot start the pipeline execution: {exc}")
+        # SageMaker runs the steps as the pipeline's role: refused before any record exists.
+        if not sagemaker_may_assume(
+            cloud,
+            pipeline.role_arn,
+            account=session.account,
+            region=request.region,
+            source_arn=pipeline.arn,
+        ):
+            return validation_error(request, cannot_assume_message(pipeline.role_arn))
         backend = sagemaker_backends[session.account][request.region]
         arn = backend.start_pipeline_execution(
             pipeline.pipeline_name,
@@ -124,14 +177,17 @@ def _describe(cloud: LocalCloud) -> Handler:
         if execution is None:
             return None
         pipeline_arn = str(execution.execution_vars["PipelineArn"])
-        record = _pipeline(session, request, pipeline_arn).pipeline_executions[arn]
+        pipeline = _pipeline(session, request, pipeline_arn)
+        if pipeline is None or arn not in pipeline.pipeline_executions:
+            return None  # the pipeline was deleted, or is another account's: moto answers
+        record = pipeline.pipeline_executions[arn]
         payload: dict[str, Any] = {
             "PipelineArn": pipeline_arn,
             "PipelineExecutionArn": arn,
             "PipelineExecutionDisplayName": record.pipeline_execution_display_name
             or execution.execution_id,
             "PipelineExecutionStatus": execution.status,
-            "CreationTime": _time(execution.start_time),
+            "CreationTime": _time(record.creation_time),
             "LastModifiedTime": _time(execution.end_time or execution.start_time),
         }
         if record.pipeline_execution_description:
@@ -144,12 +200,22 @@ def _describe(cloud: LocalCloud) -> Handler:
 
 
 def _list(cloud: LocalCloud) -> Handler:
+    """ListPipelineExecutions with its filters (CreatedAfter, CreatedBefore), sort
+    (CreationTime or PipelineExecutionArn, Descending by default) and pages."""
+
     def handle(session: Session, request: AwsRequest) -> Response | None:
-        pipeline = _pipeline(session, request, str(request.params.get("PipelineName", "")))
+        params = request.params
+        pipeline = _pipeline(session, request, str(params.get("PipelineName", "")))
         if pipeline is None:
             return None
+        after, before = params.get("CreatedAfter"), params.get("CreatedBefore")
         summaries = []
-        for arn, record in pipeline.pipeline_executions.items():
+        for arn, record in list(pipeline.pipeline_executions.items()):
+            created = _time(record.creation_time) or 0.0
+            if (after is not None and created <= float(after)) or (
+                before is not None and created >= float(before)
+            ):
+                continue
             execution = executions(cloud).get(arn)
             summary: dict[str, Any] = {
                 "PipelineExecutionArn": arn,
@@ -158,12 +224,23 @@ def _list(cloud: LocalCloud) -> Handler:
                 "PipelineExecutionDisplayName": record.pipeline_execution_display_name
                 or arn.rsplit("/", 1)[-1],
             }
+            if record.pipeline_execution_description:
+                summary["PipelineExecutionDescription"] = record.pipeline_execution_description
             if execution is not None and execution.failure_reason:
                 summary["PipelineExecutionFailureReason"] = execution.failure_reason
-            summaries.append(summary)
-        descending = request.params.get("SortOrder", "Descending") == "Descending"
-        summaries.sort(key=lambda s: s["StartTime"] or 0.0, reverse=descending)
-        return ok({"PipelineExecutionSummaries": summaries})
+            summaries.append((created, summary))
+        descending = params.get("SortOrder", "Descending") == "Descending"
+        if params.get("SortBy") == "PipelineExecutionArn":
+            summaries.sort(key=lambda item: item[1]["PipelineExecutionArn"], reverse=descending)
+        else:
+            summaries.sort(key=lambda item: item[0], reverse=descending)
+        start = int(params.get("NextToken") or 0)
+        end = start + int(params.get("MaxResults") or DEFAULT_PAGE)
+        page = [summary for _, summary in summaries[start:end]]
+        payload: dict[str, Any] = {"PipelineExecutionSummaries": page}
+        if end < len(summaries):
+            payload["NextToken"] = str(end)
+        return ok(payload)
 
     return handle
 

@@ -15,7 +15,7 @@ import tarfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ import pipelines.breast_cancer
 from localcloud.runtime.deployments import TIME_SCALE_ENV, traffic_steps
 from localcloud.runtime.fleet import live_processes
 from localcloud.runtime.local_run import run_pipeline_locally
+from localcloud.sagemaker import endpoints
 from localcloud.sagemaker.endpoints import endpoints_of
 from localcloud.server import LocalCloud
 from pipelines.breast_cancer import inference
@@ -353,6 +354,142 @@ def test_an_update_without_deployment_config_replaces_the_fleet(
     assert staging.predict(endpoint)[0] == staging.expected(model)
     assert not _running(before)  # the old fleet is gone once the new one serves
     staging.delete(endpoint)
+
+
+def _at_once(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run ``calls`` on threads released together; each result or ClientError, in order."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = calls[index]()
+        except ClientError as error:
+            results[index] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def _slowed(function: Callable[..., Any], seconds: float = 0.3) -> Callable[..., Any]:
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(seconds)
+        return function(*args, **kwargs)
+
+    return slow
+
+
+def test_of_two_concurrent_updates_exactly_one_is_accepted(
+    staging: Staging, relabelled: tuple[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, model = relabelled
+    before = _model_servers()
+    endpoint = staging.endpoint(staging.good)
+    arn = staging.describe(endpoint)["EndpointArn"]
+    # However long validating an update takes, the second caller must find it in progress.
+    monkeypatch.setattr(endpoints, "_check_deployment", _slowed(endpoints._check_deployment))
+    update = lambda: staging.sagemaker.update_endpoint(  # noqa: E731
+        EndpointName=endpoint, EndpointConfigName=config
+    )
+    results = _at_once([update, update])
+    accepted = [r for r in results if isinstance(r, dict)]
+    refused = [r for r in results if isinstance(r, ClientError)]
+    assert len(accepted) == 1 and len(refused) == 1, results
+    assert accepted[0]["EndpointArn"] == arn
+    assert refused[0].response["Error"]["Code"] == "ValidationException"
+    assert refused[0].response["Error"]["Message"] == f'Cannot update in-progress endpoint "{arn}".'
+    described = staging.wait(endpoint, lambda d: d["EndpointStatus"] != "Updating")
+    assert described["EndpointStatus"] == "InService"
+    assert described["EndpointConfigName"] == config
+    assert staging.predict(endpoint)[0] == staging.expected(model)
+    staging.delete(endpoint)
+    # No fleet of a second update was started, so none is left once the endpoint is gone.
+    assert not _running(_model_servers() - before)
+
+
+def test_of_two_concurrent_creates_of_one_name_exactly_one_is_accepted(
+    staging: Staging, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = _model_servers()
+    name = f"bc-{uuid.uuid4().hex[:8]}"
+    service = endpoints.EndpointService
+    monkeypatch.setattr(service, "_variants", _slowed(service._variants))
+    create = lambda: staging.sagemaker.create_endpoint(  # noqa: E731
+        EndpointName=name, EndpointConfigName=staging.good
+    )
+    results = _at_once([create, create])
+    accepted = [r for r in results if isinstance(r, dict)]
+    refused = [r for r in results if isinstance(r, ClientError)]
+    assert len(accepted) == 1 and len(refused) == 1, results
+    arn = accepted[0]["EndpointArn"]
+    assert refused[0].response["Error"]["Code"] == "ValidationException"
+    assert refused[0].response["Error"]["Message"] == (
+        f'Cannot create already existing endpoint "{arn}".'
+    )
+    described = staging.wait(name, lambda d: d["EndpointStatus"] != "Creating")
+    assert described["EndpointStatus"] == "InService"
+    assert staging.predict(name)[0] == staging.expected()
+    staging.delete(name)
+    assert not _running(_model_servers() - before)
+
+
+def test_a_model_whose_role_does_not_trust_sagemaker_fails_the_endpoint(
+    localcloud: LocalCloud,
+) -> None:
+    """SageMaker assumes the model's execution role to fetch its artifact: a role whose trust
+    policy does not allow ``sagemaker.amazonaws.com`` fails the endpoint with SageMaker's
+    words, and no artifact is read. (In dev, where the account root may create models.)"""
+    dev = ACCOUNTS.account_id("dev")
+    root = localcloud.root_session(dev)
+    iam, sagemaker = localcloud.client("iam", root), localcloud.client("sagemaker", root)
+    label = uuid.uuid4().hex[:8]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": dev}, "Action": "sts:AssumeRole"}],
+    }
+    role = iam.create_role(
+        RoleName=f"people-only-{label}", AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]["Arn"]
+    name = f"untrusted-{label}"
+    sagemaker.create_model(
+        ModelName=name,
+        ExecutionRoleArn=role,
+        PrimaryContainer={
+            "Image": IMAGE,
+            "ModelDataUrl": f"s3://{ACCOUNTS.dev_bucket}/models/{name}/model.tar.gz",
+            "Environment": ENVIRONMENT,
+        },
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=name,
+        KmsKeyId="alias/hubspoke-spoke",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": name,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    deadline = time.monotonic() + 30
+    while (described := sagemaker.describe_endpoint(EndpointName=name))[
+        "EndpointStatus"
+    ] == "Creating":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert described["EndpointStatus"] == "Failed"
+    assert described["FailureReason"].endswith(
+        f"Could not assume role {role}. Please ensure that the role exists and allows "
+        "principal 'sagemaker.amazonaws.com' to assume the role."
+    )
+    endpoints_of(localcloud).delete(dev, localcloud.region, name)
 
 
 def test_traffic_steps_follow_the_routing_configuration() -> None:

@@ -58,7 +58,32 @@ def reader(cloud: LocalCloud) -> Session:
     root_b = cloud.root_session(B)
     cloud.client("s3", root_b).create_bucket(Bucket="enforce-b")
     cloud.client("s3", root_b).put_object(Bucket="enforce-b", Key="k", Body=b"b")
-    return cloud.assume(READER, "tester", via=root_a)
+    return cloud.assume(READER, "tester", via=_operator(cloud))
+
+
+def _operator(cloud: LocalCloud) -> Session:
+    """A session of a role in A allowed to assume the reader (AWS refuses AssumeRole to
+    root credentials, so someone in A assumes it as a role)."""
+    iam = cloud.client("iam", cloud.root_session(A))
+    if not any(r["RoleName"] == "operator" for r in iam.list_roles()["Roles"]):
+        iam.create_role(
+            RoleName="operator",
+            AssumeRolePolicyDocument=_policy(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{A}:root"},
+                    "Action": "sts:AssumeRole",
+                }
+            ),
+        )
+        iam.put_role_policy(
+            RoleName="operator",
+            PolicyName="assume-reader",
+            PolicyDocument=_policy(
+                {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": READER}
+            ),
+        )
+    return cloud.credentials.issue_role_session(f"arn:aws:iam::{A}:role/operator", "operator")
 
 
 def _denied(call) -> ClientError:  # type: ignore[no-untyped-def]
@@ -73,7 +98,7 @@ SESSION = f"arn:aws:sts::{A}:assumed-role/reader/tester"
 def test_assume_gives_a_session_acting_as_the_role(cloud: LocalCloud, reader: Session) -> None:
     assert cloud.client("sts", reader).get_caller_identity()["Arn"] == SESSION
     assert (reader.caller_arn, reader.principal_arn, reader.account) == (SESSION, READER, A)
-    again = cloud.assume(READER, "tester-2", via=cloud.root_session(A))
+    again = cloud.assume(READER, "tester-2", via=_operator(cloud))
     assert again.access_key_id != reader.access_key_id
     assert cloud.client("sts", again).get_caller_identity()["Arn"] == (
         f"arn:aws:sts::{A}:assumed-role/reader/tester-2"
@@ -177,3 +202,10 @@ def test_policy_changes_take_effect_at_once(cloud: LocalCloud, reader: Session) 
     finally:
         iam.delete_role_policy(RoleName="reader", PolicyName="deny-a")
     assert cloud.client("s3", reader).get_object(Bucket="enforce-a", Key="k")["Body"].read() == b"a"
+
+
+def test_root_credentials_cannot_assume_a_role(cloud: LocalCloud, reader: Session) -> None:
+    # The reader's trust policy allows A's root, but AWS refuses AssumeRole to root users.
+    error = _denied(lambda: cloud.assume(READER, "as-root", via=cloud.root_session(A)))
+    assert error.response["Error"]["Code"] == "AccessDenied"
+    assert error.response["Error"]["Message"] == "Roles may not be assumed by root accounts."

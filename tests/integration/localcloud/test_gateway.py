@@ -9,6 +9,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from localcloud.credentials import Session
 from localcloud.server import LocalCloud, PortBusyError
 
 TRUST_ANYONE_IN_ACCOUNT = {
@@ -82,11 +83,36 @@ def test_unsigned_request_is_refused(cloud: LocalCloud) -> None:
     assert info.value.response["Error"]["Code"] == "MissingAuthenticationToken"
 
 
-def test_assumed_role_session_lands_in_the_roles_account(cloud: LocalCloud) -> None:
+@pytest.fixture(scope="module")
+def operator(cloud: LocalCloud) -> Session:
+    """A role session of the management account that may assume any of its roles (root
+    credentials cannot call AssumeRole)."""
+    iam = cloud.client("iam")
+    iam.create_role(
+        RoleName="gateway-operator", AssumeRolePolicyDocument=json.dumps(TRUST_ANYONE_IN_ACCOUNT)
+    )
+    iam.put_role_policy(
+        RoleName="gateway-operator",
+        PolicyName="assume",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
+            }
+        ),
+    )
+    return cloud.credentials.issue_role_session(
+        "arn:aws:iam::123456789012:role/gateway-operator", "operator"
+    )
+
+
+def test_assumed_role_session_lands_in_the_roles_account(
+    cloud: LocalCloud, operator: Session
+) -> None:
     cloud.client("iam").create_role(
         RoleName="gateway-role", AssumeRolePolicyDocument=json.dumps(TRUST_ANYONE_IN_ACCOUNT)
     )
-    creds = cloud.client("sts").assume_role(
+    creds = cloud.client("sts", operator).assume_role(
         RoleArn="arn:aws:iam::123456789012:role/gateway-role", RoleSessionName="tester"
     )["Credentials"]
     sts = _client(
@@ -102,9 +128,9 @@ def test_assumed_role_session_lands_in_the_roles_account(cloud: LocalCloud) -> N
     assert info.value.response["Error"]["Code"] == "InvalidClientTokenId"
 
 
-def test_assuming_a_missing_role_is_denied(cloud: LocalCloud) -> None:
+def test_assuming_a_missing_role_is_denied(cloud: LocalCloud, operator: Session) -> None:
     with pytest.raises(ClientError) as info:
-        cloud.client("sts").assume_role(
+        cloud.client("sts", operator).assume_role(
             RoleArn="arn:aws:iam::123456789012:role/no-such-role", RoleSessionName="x1"
         )
     assert info.value.response["Error"]["Code"] == "AccessDenied"

@@ -13,6 +13,7 @@ import tarfile
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -301,3 +302,125 @@ def test_job_whose_role_cannot_read_its_input_fails_with_access_denied(
         time.sleep(0.2)
     assert described["ProcessingJobStatus"] == "Failed"
     assert "AccessDenied" in described["FailureReason"]
+
+
+# --- StartPipelineExecution's display name and ListPipelineExecutions' filters -----------------
+
+
+@pytest.fixture(scope="module")
+def failing_pipeline(sm: Any) -> str:
+    """A pipeline whose only step is a Fail step: its executions end at once."""
+    name = "display-names"
+    definition = {
+        "Version": "2020-12-01",
+        "Steps": [{"Name": "Stop", "Type": "Fail", "Arguments": {"ErrorMessage": "by design"}}],
+    }
+    sm.create_pipeline(
+        PipelineName=name, PipelineDefinition=json.dumps(definition), RoleArn=EXECUTION_ROLE
+    )
+    return name
+
+
+def _error(call: Any, **kwargs: Any) -> dict[str, str]:
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as raised:
+        call(**kwargs)
+    return dict(raised.value.response["Error"])
+
+
+PATTERN = "^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,81}"
+
+
+def test_localcloud_checks_the_display_name_against_the_api_model() -> None:
+    import gzip
+
+    import botocore
+
+    from localcloud.sagemaker.pipelines_runtime import DISPLAY_NAME_MAX, DISPLAY_NAME_PATTERN
+
+    (path,) = (Path(botocore.__file__).parent / "data" / "sagemaker").glob("*/service-2.json.gz")
+    with gzip.open(path) as model:
+        shape = json.load(model)["shapes"]["PipelineExecutionName"]
+    assert DISPLAY_NAME_PATTERN == "^" + shape["pattern"] == PATTERN
+    assert shape["max"] == DISPLAY_NAME_MAX
+
+
+def test_an_invalid_display_name_is_refused_as_sagemaker_refuses_it(
+    sm: Any, failing_pipeline: str
+) -> None:
+    before = len(
+        sm.list_pipeline_executions(PipelineName=failing_pipeline)["PipelineExecutionSummaries"]
+    )
+    name = "hubspoke-manual__2026-12-05T02-17-09-884829-00-00"
+    error = _error(
+        sm.start_pipeline_execution,
+        PipelineName=failing_pipeline,
+        PipelineExecutionDisplayName=name,
+    )
+    assert error["Code"] == "ValidationException"
+    assert error["Message"] == (
+        f"1 validation error detected: Value '{name}' at 'pipelineExecutionDisplayName' failed "
+        f"to satisfy constraint: Member must satisfy regular expression pattern: {PATTERN}"
+    )
+    long_name = "a" * 83
+    error = _error(
+        sm.start_pipeline_execution,
+        PipelineName=failing_pipeline,
+        PipelineExecutionDisplayName=long_name,
+    )
+    at = f"Value '{long_name}' at 'pipelineExecutionDisplayName' failed to satisfy constraint"
+    assert error["Message"] == (
+        f"2 validation errors detected: {at}: Member must satisfy regular expression pattern: "
+        f"{PATTERN}; {at}: Member must have length less than or equal to 82"
+    )
+    for bad in ("-leading", "trailing-", "under_score", "dot.ted", "spa ce"):
+        assert (
+            _error(
+                sm.start_pipeline_execution,
+                PipelineName=failing_pipeline,
+                PipelineExecutionDisplayName=bad,
+            )["Code"]
+            == "ValidationException"
+        ), bad
+    after = sm.list_pipeline_executions(PipelineName=failing_pipeline)["PipelineExecutionSummaries"]
+    assert len(after) == before  # nothing was started
+
+
+def test_list_filters_by_creation_time_and_pages(sm: Any, failing_pipeline: str) -> None:
+    arns = []
+    for index in range(3):
+        arns.append(
+            sm.start_pipeline_execution(
+                PipelineName=failing_pipeline,
+                PipelineExecutionDisplayName=f"listed-{index}--{'a' * 72}",
+                PipelineExecutionDescription=f"run {index}",
+            )["PipelineExecutionArn"]
+        )
+        time.sleep(0.05)
+    first = sm.describe_pipeline_execution(PipelineExecutionArn=arns[0])
+    assert first["PipelineExecutionDisplayName"] == f"listed-0--{'a' * 72}"
+
+    # Bounds between the executions' creation times (they were started 50 ms apart).
+    listed = sm.list_pipeline_executions(
+        PipelineName=failing_pipeline,
+        CreatedAfter=first["CreationTime"] + timedelta(milliseconds=5),
+    )["PipelineExecutionSummaries"]
+    assert [s["PipelineExecutionArn"] for s in listed] == [arns[2], arns[1]]
+    assert [s["PipelineExecutionDescription"] for s in listed] == ["run 2", "run 1"]
+
+    second = sm.describe_pipeline_execution(PipelineExecutionArn=arns[1])
+    before = sm.list_pipeline_executions(
+        PipelineName=failing_pipeline,
+        CreatedBefore=second["CreationTime"] - timedelta(milliseconds=5),
+        SortOrder="Ascending",
+    )["PipelineExecutionSummaries"]
+    assert before[-1]["PipelineExecutionArn"] == arns[0]
+
+    pages = sm.get_paginator("list_pipeline_executions").paginate(
+        PipelineName=failing_pipeline,
+        CreatedAfter=first["CreationTime"] - timedelta(seconds=1),
+        PaginationConfig={"PageSize": 2},
+    )
+    sizes = [len(page["PipelineExecutionSummaries"]) for page in pages]
+    assert sizes[0] == 2 and sum(sizes) >= 3

@@ -81,6 +81,8 @@ def test_every_component_is_present(compose: dict[str, Any]) -> None:
         "airflow-triggerer": ["triggerer"],
     }
     assert "8080:8080" in services["airflow-apiserver"]["ports"]
+    # localcloud's credentials are published on the host's loopback only.
+    assert services["localcloud"]["ports"] == ["127.0.0.1:4599:4599"]
     assert services["localcloud"]["command"] == [
         "hubspoke", "localcloud", "serve", "--host", "0.0.0.0", "--port", "4599",
     ]  # fmt: skip
