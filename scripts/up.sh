@@ -72,6 +72,9 @@ export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$STATE/airflow/passwor
 AIRFLOW__API_AUTH__JWT_SECRET="$("$PY" -c 'import secrets; print(secrets.token_hex(32))')"
 export AIRFLOW__API_AUTH__JWT_SECRET
 export LOCALCLOUD_TIME_SCALE="${LOCALCLOUD_TIME_SCALE:-0.05}"
+# The approval and pipeline waits poll every 2 s against localcloud (30 s and 60 s on AWS).
+export HUBSPOKE_APPROVAL_POLL_SECONDS="${HUBSPOKE_APPROVAL_POLL_SECONDS:-2}"
+export HUBSPOKE_PIPELINE_POLL_SECONDS="${HUBSPOKE_PIPELINE_POLL_SECONDS:-2}"
 eval "$("$PY" - "$LOCALCLOUD_PORT" <<'CONNECTIONS'
 import shlex, sys
 from hubspoke.aws.connections import account_connections, connection_env

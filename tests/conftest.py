@@ -28,6 +28,9 @@ os.environ.setdefault(
 # A key of the length the token algorithm wants (as `make up` makes one), not Airflow's short
 # generated default.
 os.environ.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", secrets.token_hex(32))
+# The approval and pipeline waits poll localcloud every 2 s (30 s and 60 s on AWS).
+os.environ.setdefault("HUBSPOKE_APPROVAL_POLL_SECONDS", "2")
+os.environ.setdefault("HUBSPOKE_PIPELINE_POLL_SECONDS", "2")
 
 
 # --- localcloud, shared by every test that asks for it --------------------------------------

@@ -60,6 +60,17 @@ def prepare_airflow_environment(home: Path) -> None:
     subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True, timeout=600)
 
 
+# How often the waits poll when everything runs on this machine (on AWS: 30 s for an
+# approval, 60 s for a pipeline execution).
+LOCAL_POLL_SECONDS = {"HUBSPOKE_APPROVAL_POLL_SECONDS": "2", "HUBSPOKE_PIPELINE_POLL_SECONDS": "2"}
+
+
+def local_polling() -> None:
+    """Quick polling against localcloud, unless the environment already says otherwise."""
+    for name, value in LOCAL_POLL_SECONDS.items():
+        os.environ.setdefault(name, value)
+
+
 def _quiet_libraries() -> None:
     """Keep the demo's output to its own progress lines: library chatter goes to the logs."""
     import logging
@@ -77,6 +88,7 @@ def run_demo(echo: Echo, port: int = 0) -> None:
     model = config.models.models[0]
     timings = Timings()
     os.environ.setdefault("LOCALCLOUD_TIME_SCALE", "0.01")
+    local_polling()
     workdir = Path(tempfile.mkdtemp(prefix="hubspoke-demo-"))
     with timings.stage("Airflow metadata database", echo):
         prepare_airflow_environment(workdir / "airflow")

@@ -105,3 +105,73 @@ def test_promote_params_accept_either_or_neither(
         with pytest.raises(ParamValidationError, match=problem):
             params.update(conf)
             params.validate()
+
+
+def test_retrain_runs_its_pipeline_once_per_run(bag: DagBag) -> None:
+    from hubspoke.operators.pipeline import (
+        RunPipelineOperator,
+        pipeline_poll_seconds,
+        pipeline_timeout,
+    )
+
+    for model in MODELS:
+        train = bag.dags[f"retrain_{model.dag_suffix}"].get_task("train")
+        assert isinstance(train, RunPipelineOperator)
+        assert (train.pipeline_name, train.aws_conn_id) == (model.name, "aws_dev")
+        assert "{{ run_id }}" in train.display_name
+        # The waits take their settings from the environment (2 s polls in this suite).
+        assert train.poll_interval == pipeline_poll_seconds() == 2.0
+        assert train.wait_timeout == pipeline_timeout()
+
+
+def test_the_approval_wait_takes_its_settings_from_the_environment(bag: DagBag) -> None:
+    from hubspoke.operators.approval import approval_poll_seconds, approval_timeout
+
+    for model in MODELS:
+        wait = bag.dags[f"promote_{model.dag_suffix}"].get_task("wait_for_approval")
+        assert wait.poll_interval == approval_poll_seconds() == 2.0
+        assert wait.wait_timeout == approval_timeout()
+
+
+def test_the_approval_wait_polls_at_the_operators_default_interval(bag: DagBag) -> None:
+    from hubspoke.operators.approval import WaitForApprovalOperator
+
+    default = WaitForApprovalOperator(task_id="probe", package_arn="arn").poll_interval
+    for model in MODELS:
+        wait = bag.dags[f"promote_{model.dag_suffix}"].get_task("wait_for_approval")
+        assert wait.poll_interval == default
+
+
+def test_a_deployment_is_recorded_before_it_is_validated(bag: DagBag) -> None:
+    for model in MODELS:
+        dag = bag.dags[f"promote_{model.dag_suffix}"]
+        for environment in ("staging", "prod"):
+            record = dag.get_task(f"{environment}.record_deployment")
+            assert record.upstream_task_ids == {f"{environment}.deploy"}
+            assert dag.get_task(f"{environment}.validate").upstream_task_ids == {record.task_id}
+
+
+def test_failures_are_recorded_without_hiding_them(bag: DagBag) -> None:
+    """Each environment's failure recorder runs when its deploy or validate task fails, and
+    nothing depends on it: the run's other leaves still fail, so the run fails."""
+    watched = {
+        "promote": {env: {f"{env}.deploy", f"{env}.validate"} for env in ("staging", "prod")},
+        "rollback": {env: {f"{env}.deploy"} for env in ("staging", "prod")},
+    }
+    for model in MODELS:
+        for kind, environments in watched.items():
+            dag = bag.dags[f"{kind}_{model.dag_suffix}"]
+            for environment, upstream in environments.items():
+                recorder = dag.get_task(f"{environment}.record_failure")
+                assert recorder.trigger_rule == "one_failed"
+                assert recorder.upstream_task_ids == upstream
+                assert recorder.downstream_task_ids == set()
+                for task_id in upstream:
+                    assert dag.get_task(task_id).on_failure_callback, task_id
+        promote = bag.dags[f"promote_{model.dag_suffix}"]
+        rejection = promote.get_task("record_rejection")
+        assert rejection.trigger_rule == "one_failed"
+        assert rejection.upstream_task_ids == {"wait_for_approval"}
+        assert rejection.downstream_task_ids == set()
+        # The leaf that only succeeds when everything did.
+        assert promote.get_task("promoted").upstream_task_ids == {"prod.validate"}

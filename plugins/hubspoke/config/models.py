@@ -16,7 +16,9 @@ from pydantic import (
     model_validator,
 )
 
-# SageMaker model package group / endpoint name rule.
+from hubspoke.config.names import name_too_long
+
+# SageMaker's rule for model package group, model, endpoint config and endpoint names.
 _SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _PRESETS = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly"}
 _ALARM_NAME = re.compile(r"^[^\x00-\x1f]{1,255}$")
@@ -217,8 +219,12 @@ class ModelConfig(_Strict):
         if not _SAGEMAKER_NAME.match(value):
             raise ValueError(
                 "must be 1-63 letters, digits or hyphens, starting and ending with a letter "
-                "or digit (it names the SageMaker model package group and endpoints)"
+                "or digit (it names the SageMaker model package group, models, endpoint "
+                "configs and endpoints)"
             )
+        too_long = name_too_long(value, Environments.model_fields)
+        if too_long:
+            raise ValueError(too_long)
         return value
 
     @field_validator("schedule")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.operators.sagemaker import SageMakerStartPipelineOperator
 from airflow.sdk import DAG, Param, task
+
+from hubspoke.operators.pipeline import RunPipelineOperator
 
 if TYPE_CHECKING:
     from hubspoke.config import AccountsConfig, ModelConfig
@@ -19,7 +20,10 @@ DOC = """
 1. **prepare** — build the SageMaker pipeline definition (SDK v3) and upsert it in the **dev**
    spoke as `hubspoke-spoke-deployer` (connection `aws_dev`).
 2. **train** — start the pipeline and wait for it without holding a worker (deferrable):
-   preprocess → train → evaluate → metric condition, all in dev.
+   preprocess → train → evaluate → metric condition, all in dev. A run has exactly one
+   execution (display name from the run ID): a retry waits on it instead of training again,
+   a failed execution fails the run at once naming the failed step, and the wait stops the
+   execution after `HUBSPOKE_PIPELINE_TIMEOUT_HOURS` (default 24 h).
 3. **collect** — read the trained artifact and `evaluation.json` from the execution.
 4. **quality_gate** — `{metric}` must be ≥ {threshold} and no worse than the live prod
    champion by more than {max_regression}.
@@ -28,12 +32,13 @@ DOC = """
    with metrics and lineage; a retry never makes a second version.
 6. **record** — append `registered` to the audit ledger.
 
-Trigger by hand with *Trigger DAG w/ config* to override the data URI or hyperparameters.
+Trigger by hand with *Trigger DAG w/ config* to override the data URI or hyperparameters; to
+train again after a failed execution, trigger a new run.
 """
 
-
-# SageMaker display names allow letters, digits and hyphens only.
-DISPLAY_NAME = "hubspoke-{{ run_id | replace(':', '-') | replace('+', '-') | replace('.', '-') }}"
+# RunPipelineOperator turns this into a valid SageMaker display name (letters, digits and
+# hyphens, at most 82 characters, with a digest of the run ID).
+DISPLAY_NAME = "hubspoke-{{ run_id }}"
 
 
 def retrain_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
@@ -101,17 +106,13 @@ def retrain_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
             return {"pipeline": model.name, "outcome": outcome, "pipeline_params": pipeline_params}
 
         prepared = prepare()
-        train = SageMakerStartPipelineOperator(
+        train = RunPipelineOperator(
             task_id="train",
             task_display_name="Run pipeline in dev",
             aws_conn_id="aws_dev",
             pipeline_name=model.name,
             display_name=DISPLAY_NAME,
             pipeline_params=prepared["pipeline_params"],  # type: ignore[index]
-            wait_for_completion=True,
-            deferrable=True,
-            check_interval=5,
-            waiter_max_attempts=720,
         )
         prepared >> train
 

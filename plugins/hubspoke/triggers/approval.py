@@ -2,16 +2,16 @@
 
 The Amazon provider has no approval sensor, trigger or waiter; this trigger polls
 ``DescribeModelPackage`` with the async client of the hub connection and fires once the status
-is ``Approved`` or ``Rejected`` (with the approver's description).
+is ``Approved`` or ``Rejected`` (with the approver's description), or ``timeout`` once its
+deadline has passed with the package still pending. Throttling, an expired session and
+connection errors are waited out (see :mod:`hubspoke.triggers.polling`).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from hubspoke.triggers.polling import PollingTrigger
 
 TERMINAL = {"Approved": "approved", "Rejected": "rejected"}
 
@@ -32,8 +32,9 @@ def approval_event(described: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-class ModelPackageApprovalTrigger(BaseTrigger):
-    """Fires ``approved`` or ``rejected`` for ``package_arn`` (serialises primitives only)."""
+class ModelPackageApprovalTrigger(PollingTrigger):
+    """Fires ``approved``, ``rejected`` or (past ``deadline``, epoch seconds) ``timeout`` for
+    ``package_arn`` (serialises primitives only)."""
 
     def __init__(
         self,
@@ -41,12 +42,11 @@ class ModelPackageApprovalTrigger(BaseTrigger):
         aws_conn_id: str = "aws_hub",
         poll_interval: float = 30.0,
         region_name: str | None = None,
+        deadline: float | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(aws_conn_id, poll_interval, deadline, region_name)
         self.package_arn = package_arn
-        self.aws_conn_id = aws_conn_id
-        self.poll_interval = poll_interval
-        self.region_name = region_name
+        self._last_status: str | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -56,24 +56,25 @@ class ModelPackageApprovalTrigger(BaseTrigger):
                 "aws_conn_id": self.aws_conn_id,
                 "poll_interval": self.poll_interval,
                 "region_name": self.region_name,
+                "deadline": self.deadline,
             },
         )
 
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow.providers.amazon.aws.hooks.sagemaker import SageMakerHook
+    @property
+    def subject(self) -> str:
+        return self.package_arn
 
-        hook = SageMakerHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
-        async with await hook.get_async_conn() as client:
-            while True:
-                described = await client.describe_model_package(ModelPackageName=self.package_arn)
-                event = approval_event(described)
-                if event is not None:
-                    yield TriggerEvent(event)
-                    return
+    async def check(self, client: Any) -> dict[str, Any] | None:
+        described = await client.describe_model_package(ModelPackageName=self.package_arn)
+        event = approval_event(described)
+        if event is None:
+            status = described.get("ModelApprovalStatus")
+            if status != self._last_status:
                 self.log.info(
-                    "%s is %s; checking again in %ss",
-                    self.package_arn,
-                    described.get("ModelApprovalStatus"),
-                    self.poll_interval,
+                    "%s is %s; checking every %ss", self.package_arn, status, self.poll_interval
                 )
-                await asyncio.sleep(self.poll_interval)
+                self._last_status = status
+        return event
+
+    def timeout_event(self) -> dict[str, Any]:
+        return {"status": "timeout", "package_arn": self.package_arn, "deadline": self.deadline}
