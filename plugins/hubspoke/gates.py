@@ -18,17 +18,16 @@ class QualityGateFailed(AirflowFailException):
 def champion_metric(
     model: ModelConfig, accounts: AccountsConfig, sagemaker: Any, s3: Any
 ) -> tuple[int, float] | None:
-    """(version, metric) of the version live in prod according to the ledger, if any."""
-    from hubspoke.ledger import Ledger
+    """(version, metric) of the prod champion according to the ledger, if any: the version
+    live in prod once it passed validation there; while the live version has not passed (its
+    validation failed), the validated version it replaced, which a rollback would restore."""
+    from hubspoke.ledger import Ledger, champion_version
     from hubspoke.registry import package_arn
 
     records = Ledger(s3, accounts.artifacts_bucket).records(model.name)
-    live = [
-        r for r in records if r.environment == "prod" and r.event in {"deployed", "rolled_back"}
-    ]
-    if not live or live[-1].version is None:
+    version = champion_version(records, "prod")
+    if version is None:
         return None
-    version = live[-1].version
     described = sagemaker.describe_model_package(
         ModelPackageName=package_arn(accounts, model, version)
     )

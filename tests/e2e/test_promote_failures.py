@@ -1,6 +1,6 @@
 """promote_<model> when things go wrong, end to end through dag.test() on localcloud with
 enforcement on: a rejected version, a staging validation that cannot pass, a prod deployment
-that rolls back, and a re-run of a finished promotion."""
+that rolls back, and a re-run of a finished promotion; and what the ledger says of each."""
 
 from __future__ import annotations
 
@@ -17,7 +17,13 @@ from botocore.exceptions import ClientError
 
 from hubspoke.config import load_config
 from hubspoke.hitl import answer_when_asked, respond, waiting_run_id
-from hubspoke.ledger import Ledger
+from hubspoke.ledger import (
+    Ledger,
+    LedgerRecord,
+    champion_version,
+    previous_good_version,
+    verify_records,
+)
 from localcloud.server import LocalCloud
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +35,14 @@ DATA_KEY = "data/breast-cancer/data.csv"
 PROD_ALARM = "breast-cancer-prod-invocation-errors"
 PROD_ENDPOINT = "breast-cancer-prod"
 STAGING_ENDPOINT = "breast-cancer-staging"
-PROD_TASKS = ("production_gate", "record_gate", "prod.deploy", "prod.validate", "promoted")
+PROD_TASKS = (
+    "production_gate",
+    "record_gate",
+    "prod.deploy",
+    "prod.record_deployment",
+    "prod.validate",
+    "promoted",
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("airflow_db", "airflow_as_orchestrator")]
 
@@ -174,9 +187,21 @@ def _hub_s3(localcloud: LocalCloud) -> Any:
     return localcloud.client("s3", localcloud.root_session(ACCOUNTS.account_id("hub")))
 
 
+def _ledger(localcloud: LocalCloud) -> Ledger:
+    return Ledger(_hub_s3(localcloud), ACCOUNTS.artifacts_bucket)
+
+
 def _journey(localcloud: LocalCloud, version: int) -> list[tuple[str, str | None]]:
-    ledger = Ledger(_hub_s3(localcloud), ACCOUNTS.artifacts_bucket)
-    return [(r.event, r.environment) for r in ledger.records(MODEL.name, version)]
+    return [(r.event, r.environment) for r in _ledger(localcloud).records(MODEL.name, version)]
+
+
+def _of_run(localcloud: LocalCloud, run: Any) -> list[LedgerRecord]:
+    """The records a DAG run wrote."""
+    return [
+        r
+        for r in _ledger(localcloud).records(MODEL.name)
+        if r.details.get("dag_run_id") == run.run_id
+    ]
 
 
 def _invoke_prod(localcloud: LocalCloud) -> float:
@@ -281,7 +306,18 @@ def test_a_rejected_package_never_deploys(
     assert str(run.state) == "failed", states
     assert states["resolve"] == "success", states
     assert states["wait_for_approval"] == "failed", states
-    rest = {k: v for k, v in states.items() if k not in {"resolve", "wait_for_approval"}}
+    assert states["record_rejection"] == "success", states
+    # Nothing was deployed, so there is no deployment failure to record either.
+    assert {states["staging.record_failure"], states["prod.record_failure"]} <= {
+        "skipped",
+        "None",
+    }, states
+    rest = {
+        k: v
+        for k, v in states.items()
+        if k not in {"resolve", "wait_for_approval", "record_rejection"}
+        and not k.endswith(".record_failure")
+    }
     assert set(rest.values()) <= {"upstream_failed", "None"}, states
     # Rejection is final: one try, no retries, and the approver's reason in the error.
     assert run.get_task_instance("wait_for_approval").try_number == 1
@@ -290,10 +326,15 @@ def test_a_rejected_package_never_deploys(
     ]
     assert _endpoint_configs(localcloud, "staging", version) == []
     assert _endpoint_configs(localcloud, "prod", version) == []
-    assert _journey(localcloud, version) == []
+    # The ledger has the registry's decision, with who made it and why; nothing else.
+    (rejected,) = _ledger(localcloud).records(MODEL.name, version)
+    assert (rejected.event, rejected.environment) == ("rejected", None)
+    assert rejected.actor.endswith(":assumed-role/hubspoke-approver/reviewer"), rejected.actor
+    assert rejected.details["description"] == reason
+    assert rejected.details["dag_run_id"] == run.run_id
 
 
-def test_rerunning_a_finished_promotion_changes_nothing(
+def test_rerunning_a_finished_promotion_changes_no_endpoint_and_says_so(
     localcloud: LocalCloud, dags: dict[str, Any], live_in_prod: str
 ) -> None:
     version = _version(live_in_prod)
@@ -302,6 +343,10 @@ def test_rerunning_a_finished_promotion_changes_nothing(
     assert staging.startswith(f"breast-cancer-v{version}-staging-"), staging
     assert prod.startswith(f"breast-cancer-v{version}-prod-"), prod
     before = _journey(localcloud, version)
+    history = {
+        e: previous_good_version(_ledger(localcloud).records(MODEL.name), e)
+        for e in ("staging", "prod")
+    }
 
     run = _promote_with_gate(dags, live_in_prod, "Approve")
 
@@ -312,10 +357,29 @@ def test_rerunning_a_finished_promotion_changes_nothing(
         assert deployed["action"] == "unchanged", deployed
         assert deployed["config"] == config, deployed
         assert _live_config(localcloud, environment) == config
-    after = _journey(localcloud, version)
+    # The run records what it did: it found each endpoint already serving the version
+    # (action "unchanged"), validated it again, and a person approved prod again. The
+    # registry approval is the one already on record, not a second one.
+    written = _of_run(localcloud, run)
+    assert [(r.event, r.environment, r.version) for r in written] == [
+        ("deployed", "staging", version),
+        ("validated", "staging", version),
+        ("approved", "prod", version),
+        ("deployed", "prod", version),
+        ("validated", "prod", version),
+        ("promoted", "prod", version),
+    ]
+    assert [r.details["action"] for r in written if r.event == "deployed"] == [
+        "unchanged",
+        "unchanged",
+    ]
+    assert [r.details["config"] for r in written if r.event == "deployed"] == [staging, prod]
+    assert _journey(localcloud, version) == before + [(r.event, r.environment) for r in written]
+    # What is live, and what a rollback would restore, did not move.
+    records = _ledger(localcloud).records(MODEL.name)
     for environment in ("staging", "prod"):
-        assert after.count(("deployed", environment)) == 1, after
-    assert after == before
+        assert previous_good_version(records, environment) == history[environment]
+    assert verify_records(MODEL.name, _ledger(localcloud).raw(MODEL.name)).ok
 
 
 def test_a_failed_staging_validation_blocks_production(
@@ -349,6 +413,8 @@ def test_a_failed_staging_validation_blocks_production(
     endpoints = prod.list_endpoints(NameContains=PROD_ENDPOINT)["Endpoints"]
     prod_before = [(e["EndpointName"], e["LastModifiedTime"]) for e in endpoints]
     prod_config = _live_config(localcloud, "prod") if prod_before else None
+    champion_before = champion_version(_ledger(localcloud).records(MODEL.name))
+    staging_before = previous_good_version(_ledger(localcloud).records(MODEL.name), "staging")
 
     with _GateGuard(after=120.0) as guard:
         run = dag.test(run_conf={"package_arn": arn})
@@ -356,7 +422,9 @@ def test_a_failed_staging_validation_blocks_production(
     states = _states(run)
     assert str(run.state) == "failed", states
     assert states["staging.deploy"] == "success", states
+    assert states["staging.record_deployment"] == "success", states
     assert states["staging.validate"] == "failed", states
+    assert states["staging.record_failure"] == "success", states
     for task_id in PROD_TASKS:
         assert states[task_id] in {"upstream_failed", "None"}, states
     assert guard.answered == [], "the production gate was asked after a failed validation"
@@ -371,7 +439,30 @@ def test_a_failed_staging_validation_blocks_production(
     if prod_config is not None:
         assert _live_config(localcloud, "prod") == prod_config
     assert _endpoint_configs(localcloud, "prod", version) == []
-    assert _journey(localcloud, version) == [("approved", None)]
+    # Staging serves the new version although it failed validation: the ledger says so, and
+    # says what failed.
+    staging_config = _live_config(localcloud, "staging")
+    assert staging_config.startswith(f"breast-cancer-v{version}-staging-"), staging_config
+    assert _journey(localcloud, version) == [
+        ("approved", None),
+        ("deployed", "staging"),
+        ("deployment_failed", "staging"),
+    ]
+    _, deployed, failed = _ledger(localcloud).records(MODEL.name, version)
+    assert deployed.details["config"] == staging_config
+    assert deployed.details["action"] in {"created", "updated"}, deployed.details
+    assert failed.details["task"] == "staging.validate"
+    assert failed.details["error"] == f"ValidationFailed: {messages[-1]}", failed.details
+    assert failed.details["dag_run_id"] == deployed.details["dag_run_id"] == run.run_id
+    # The ledger knows what staging serves; a default staging rollback restores the version
+    # that passed there before, and the prod champion did not change.
+    records = _ledger(localcloud).records(MODEL.name)
+    live_before, _ = staging_before
+    assert previous_good_version(records, "staging")[0] == version
+    if live_before is not None:
+        assert previous_good_version(records, "staging")[1] == live_before
+    assert champion_version(records) == champion_before
+    assert verify_records(MODEL.name, _ledger(localcloud).raw(MODEL.name)).ok
 
 
 def test_a_broken_prod_deployment_rolls_back_and_fails_clearly(
@@ -402,7 +493,9 @@ def test_a_broken_prod_deployment_rolls_back_and_fails_clearly(
     for task_id in ("staging.deploy", "staging.validate", "production_gate", "record_gate"):
         assert states[task_id] == "success", states
     assert states["prod.deploy"] == "failed", states
+    assert states["prod.record_deployment"] == "upstream_failed", states
     assert states["prod.validate"] == "upstream_failed", states
+    assert states["prod.record_failure"] == "success", states
     assert states["promoted"] == "upstream_failed", states
     # A rollback is final for the task: one try, and the error says what happened and why.
     assert run.get_task_instance("prod.deploy").try_number == 1
@@ -427,9 +520,18 @@ def test_a_broken_prod_deployment_rolls_back_and_fails_clearly(
         "EndpointName": PROD_ENDPOINT,
         "VariantName": MODEL.environments.prod.variant_name,
     }
+    # SageMaker restored the previous config, so prod never served this version: no
+    # `deployed` prod record, and the failure with SageMaker's reason.
     assert _journey(localcloud, version) == [
         ("approved", None),
         ("deployed", "staging"),
         ("validated", "staging"),
         ("approved", "prod"),
+        ("deployment_failed", "prod"),
     ]
+    failed = _ledger(localcloud).records(MODEL.name, version)[-1]
+    assert failed.details["task"] == "prod.deploy"
+    assert failed.details["error"] == f"DeploymentFailed: {messages[0]}", failed.details
+    assert previous_good_version(_ledger(localcloud).records(MODEL.name), "prod")[0] == (
+        _version(live_in_prod)
+    )

@@ -32,21 +32,32 @@ def ledger() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON.")
 @endpoint_option
 def show(model: str, version: int | None, as_json: bool, endpoint: str | None) -> None:
-    """Print MODEL's ledger records, oldest first."""
-    records = _ledger(endpoint).records(model, version)
+    """Print MODEL's ledger records, oldest first.
+
+    Stops at a record that cannot be read, names it and exits 1 (``verify`` says more).
+    """
+    store = _ledger(endpoint)
+    records, problem = store.readable(model, version)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in records], indent=2))
-        return
-    if not records:
+    elif not records and problem is None:
         raise UserError(
             f"no ledger records for {model!r}" + (f" version {version}" if version else "")
         )
-    for r in records:
-        where = f" {r.environment}" if r.environment else ""
-        ver = f"v{r.version}" if r.version is not None else "-"
-        click.echo(f"{r.seq:>4}  {r.at}  {ver:<5} {r.event}{where}  by {r.actor}")
-        for key, value in r.details.items():
-            click.echo(f"{'':>6}{key}: {value}")
+    else:
+        for r in records:
+            where = f" {r.environment}" if r.environment else ""
+            ver = f"v{r.version}" if r.version is not None else "-"
+            click.echo(f"{r.seq:>4}  {r.at}  {ver:<5} {r.event}{where}  by {r.actor}")
+            for key, value in r.details.items():
+                click.echo(f"{'':>6}{key}: {value}")
+    if problem is not None:
+        click.echo(
+            f"error: s3://{store.bucket}/{problem.key} is {problem.problem}; "
+            f"records from there on are not shown. Run `hubspoke ledger verify {model}`.",
+            err=True,
+        )
+        raise SystemExit(1)
 
 
 @ledger.command()

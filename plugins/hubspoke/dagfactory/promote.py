@@ -6,11 +6,16 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.sdk import DAG, Param, TaskGroup, task
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import DAG, Param, TaskGroup, TriggerRule, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from hubspoke.dagfactory.approval_events import approved_asset
-from hubspoke.dagfactory.ledger_tasks import record_once
+from hubspoke.dagfactory.ledger_tasks import (
+    failure_recorder,
+    record_once,
+    record_registry_decision,
+    remember_failure,
+)
 from hubspoke.operators.approval import WaitForApprovalOperator
 from hubspoke.operators.deploy import DeployToSpokeOperator
 
@@ -31,7 +36,11 @@ DOC = """
 4. **production_gate** — {gate}.
 5. **prod** — deploy to `{name}-prod` with the configured strategy
    ({strategy}, auto-rollback alarms), verify nothing was rolled back, validate.
-6. Every step is recorded in the hash-chained ledger (`hubspoke ledger show {name}`).
+6. Every step is recorded in the hash-chained ledger (`hubspoke ledger show {name}`): the
+   registry's approval (or rejection), `deployed` as soon as an endpoint serves the version
+   (with `action`: created, updated, or unchanged when it already served it), `validated`
+   once validation passes, the production approval, `promoted`; and `deployment_failed`
+   (which task, and its error) when a deployment or validation fails. The run still fails.
 """
 
 
@@ -150,26 +159,59 @@ def promote_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
             task_id="wait_for_approval",
             task_display_name="Wait for registry approval",
             package_arn=resolved["package_arn"],  # type: ignore[index]
-            poll_interval=2,
         )
 
         @task(task_display_name="Record approval")
         def record_approval(approval: dict[str, Any], **context: Any) -> dict[str, Any]:
-            record_once(
+            record_registry_decision(
                 accounts,
                 model.name,
                 "approved",
                 actor=approval.get("approver") or accounts.approver_arn,
                 version=approval["version"],
-                details={"description": approval.get("description", "")},
+                description=approval.get("description") or "",
                 run_id=context["run_id"],
             )
             return approval
 
+        @task(task_display_name="Record rejection", trigger_rule=TriggerRule.ONE_FAILED)
+        def record_rejection(**context: Any) -> None:
+            from hubspoke.aws.sessions import session_for
+            from hubspoke.triggers.approval import approval_event
+
+            ti = context["ti"]
+            states = ti.get_task_states(
+                dag_id=ti.dag_id, task_ids=["wait_for_approval"], run_ids=[ti.run_id]
+            )
+            if states.get(ti.run_id, {}).get("wait_for_approval") != "failed":
+                raise AirflowSkipException("the approval wait did not fail")
+            target = ti.xcom_pull(task_ids="resolve")
+            described = (
+                session_for("aws_hub")
+                .client("sagemaker")
+                .describe_model_package(ModelPackageName=target["package_arn"])
+            )
+            event = approval_event(described)
+            if event is None or event["status"] != "rejected":
+                raise AirflowSkipException(
+                    f"{target['package_arn']} is {described.get('ModelApprovalStatus')}, "
+                    "not rejected: the wait failed for another reason"
+                )
+            record_registry_decision(
+                accounts,
+                model.name,
+                "rejected",
+                actor=event.get("approver") or "unknown",
+                version=target["version"],
+                description=event.get("description") or "",
+                run_id=context["run_id"],
+            )
+
         approved = record_approval(wait.output)
+        wait >> record_rejection()
         previous: Any = approved
         for environment in ("staging", "prod"):
-            with TaskGroup(group_id=environment) as group:
+            with TaskGroup(group_id=environment):
                 deploy = DeployToSpokeOperator(
                     task_id="deploy",
                     task_display_name=f"Deploy to {environment}",
@@ -177,9 +219,38 @@ def promote_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
                     accounts=accounts,
                     environment=environment,
                     package_arn=resolved["package_arn"],  # type: ignore[index]
+                    on_failure_callback=remember_failure,
                 )
 
-                @task(task_display_name=f"Validate {environment}")
+                # Recorded as soon as the endpoint serves the version, whatever validation
+                # says next: the ledger must know what is live.
+                @task(task_display_name=f"Record {environment} deployment")
+                def record_deployment(
+                    deployed: dict[str, Any], environment: str = environment, **context: Any
+                ) -> dict[str, Any]:
+                    record_once(
+                        accounts,
+                        model.name,
+                        "deployed",
+                        actor=accounts.orchestrator_arn,
+                        version=deployed["version"],
+                        environment=environment,
+                        details={
+                            "endpoint": deployed["endpoint"],
+                            "config": deployed["config"],
+                            # created | updated | unchanged (already serving this version)
+                            "action": deployed.get("action"),
+                            "strategy": getattr(model.environments, environment).deployment.type,
+                            "rollback_alarms": deployed.get("rollback_alarms", []),
+                        },
+                        run_id=context["run_id"],
+                    )
+                    return deployed
+
+                @task(
+                    task_display_name=f"Validate {environment}",
+                    on_failure_callback=remember_failure,
+                )
                 def validate(
                     deployed: dict[str, Any], environment: str = environment, **context: Any
                 ) -> dict[str, Any]:
@@ -203,33 +274,20 @@ def promote_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
                     report = validate_endpoint(
                         runtime, deployed["endpoint"], rows, model.validation
                     )
-                    for event, details in (
-                        (
-                            "deployed",
-                            {
-                                "endpoint": deployed["endpoint"],
-                                "config": deployed["config"],
-                                "strategy": getattr(
-                                    model.environments, environment
-                                ).deployment.type,
-                                "rollback_alarms": deployed.get("rollback_alarms", []),
-                            },
-                        ),
-                        ("validated", report.as_dict()),
-                    ):
-                        record_once(
-                            accounts,
-                            model.name,
-                            event,
-                            actor=accounts.orchestrator_arn,
-                            version=deployed["version"],
-                            environment=environment,
-                            details=details,
-                            run_id=context["run_id"],
-                        )
+                    record_once(
+                        accounts,
+                        model.name,
+                        "validated",
+                        actor=accounts.orchestrator_arn,
+                        version=deployed["version"],
+                        environment=environment,
+                        details=report.as_dict(),
+                        run_id=context["run_id"],
+                    )
                     return {**deployed, "validation": report.as_dict()}
 
-                validate(deploy.output)
+                validated = validate(record_deployment(deploy.output))  # type: ignore[arg-type]
+                failure_recorder(accounts, model, environment, [deploy, validated], "resolve")
             if environment == "prod":
                 gate = _production_gate(model)
 
@@ -254,10 +312,10 @@ def promote_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
 
                 recorded = record_gate(gate.output)
                 previous >> gate
-                gate >> recorded >> group
+                gate >> recorded >> deploy
             else:
-                previous >> group
-            previous = group
+                previous >> deploy
+            previous = validated
 
         @task(task_display_name="Record promotion")
         def promoted(**context: Any) -> None:

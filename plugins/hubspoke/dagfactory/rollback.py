@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import DAG, Param, TaskGroup, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from hubspoke.dagfactory.ledger_tasks import record_once
+from hubspoke.dagfactory.ledger_tasks import failure_recorder, record_once, remember_failure
 from hubspoke.operators.deploy import DeployToSpokeOperator
 
 if TYPE_CHECKING:
@@ -20,30 +20,20 @@ DOC = """
 Redeploys an earlier version to `{name}-<environment>` and verifies it is what is live.
 
 - **environment**: `staging` or `prod`.
-- **version**: the version to restore; `0` picks the previous good one from the ledger (the
-  last version validated in that environment before the one live now).
+- **version**: the version to restore; `0` picks the previous good one from the ledger: the
+  versions the environment served, in order (each rollback takes the versions it undid off
+  that list), and the nearest one before the version live now that passed validation there.
+  After v1, v2, v3 and a rollback of v3 to v2, the next default rollback restores v1.
 
 The version must still be `Approved` in the hub registry. The endpoint is restored at once
 (no canary bake, no alarm-driven auto-rollback: the rollback alarms may be in ALARM because of
-the version being replaced, and would undo the restore). The ledger records `rolled_back`.
+the version being replaced, and would undo the restore). The ledger records `rolled_back`,
+or `deployment_failed` (with the error) when the restore fails.
 """
 
 
 class NothingToRestore(AirflowFailException):
     """No version the run could restore (bad input: not retried)."""
-
-
-def previous_good_version(records: list[Any], environment: str) -> tuple[int | None, int | None]:
-    """(live version, the version validated in ``environment`` before it) from the ledger."""
-    live = None
-    for record in records:
-        if record.environment == environment and record.event in {"deployed", "rolled_back"}:
-            live = record.version
-    validated = [
-        r.version for r in records if r.environment == environment and r.event == "validated"
-    ]
-    earlier = [v for v in validated if v != live]
-    return live, (earlier[-1] if earlier else None)
 
 
 def rollback_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
@@ -75,7 +65,7 @@ def rollback_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
         @task(task_display_name="Choose the version")
         def choose(**context: Any) -> dict[str, Any]:
             from hubspoke.aws.sessions import session_for
-            from hubspoke.ledger import Ledger
+            from hubspoke.ledger import Ledger, previous_good_version
             from hubspoke.registry import package_arn
 
             environment = context["params"]["environment"]
@@ -84,9 +74,15 @@ def rollback_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
             live, previous = previous_good_version(records, environment)
             version = context["params"]["version"] or previous
             if not version:
+                if live is None:
+                    why = f"the ledger shows no {model.name} version deployed in {environment}"
+                else:
+                    why = (
+                        f"no {model.name} version that {environment} served before v{live} "
+                        "passed validation there"
+                    )
                 raise NothingToRestore(
-                    f"no earlier validated {model.name} version in {environment} to roll back to "
-                    f"(live: v{live}); pass a version"
+                    f"nothing to roll back to: {why}; pass the version to restore"
                 )
             arn = package_arn(accounts, model, version)
             status = hub.client("sagemaker").describe_model_package(ModelPackageName=arn)[
@@ -120,6 +116,7 @@ def rollback_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
                     environment=environment,
                     package_arn=chosen["package_arn"],  # type: ignore[index]
                     restore=True,
+                    on_failure_callback=remember_failure,
                 )
 
                 @task(task_display_name="Record rollback")
@@ -138,10 +135,12 @@ def rollback_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
                             "endpoint": deployed["endpoint"],
                             "config": deployed["config"],
                             "strategy": "restore",
+                            "action": deployed.get("action"),
                         },
                         run_id=context["run_id"],
                     )
 
                 branch >> deploy
                 record(deploy.output, chosen)  # type: ignore[arg-type]
+                failure_recorder(accounts, model, environment, [deploy], "choose")
     return dag

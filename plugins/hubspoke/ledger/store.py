@@ -25,6 +25,29 @@ class LedgerConflictError(RuntimeError):
     """Another writer kept winning the race for the next sequence number."""
 
 
+class MalformedRecord(ValueError):
+    """A stored object under ``ledger/`` that is not a ledger record (unreadable JSON, or
+    fields a record does not have)."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+def parse_record(key: str, data: dict[str, Any] | None) -> LedgerRecord:
+    """The record stored under ``key`` (``data`` as :meth:`Ledger.raw` read it), or raise
+    :class:`MalformedRecord` naming what is wrong with it."""
+    if data is None:
+        raise MalformedRecord(key, "not valid JSON")
+    if not isinstance(data, dict):
+        raise MalformedRecord(key, f"not a ledger record (a JSON {type(data).__name__})")
+    try:
+        return LedgerRecord.from_dict(data)
+    except (TypeError, ValueError) as exc:
+        raise MalformedRecord(key, f"not a ledger record ({exc})") from None
+
+
 class Ledger:
     """The ledger of every model in one bucket. ``s3`` is a boto3 S3 client of the hub."""
 
@@ -56,10 +79,27 @@ class Ledger:
                 out.append((key, None))
         return out
 
+    def readable(
+        self, model: str, version: int | None = None
+    ) -> tuple[list[LedgerRecord], MalformedRecord | None]:
+        """The records in order up to the first malformed one, and that one's problem (None
+        when every record reads). Only well-formedness is checked; hashes and the chain are
+        :func:`hubspoke.ledger.verify_records`'s job."""
+        records: list[LedgerRecord] = []
+        for key, data in self.raw(model):
+            try:
+                record = parse_record(key, data)
+            except MalformedRecord as exc:
+                return _of_version(records, version), exc
+            records.append(record)
+        return _of_version(records, version), None
+
     def records(self, model: str, version: int | None = None) -> list[LedgerRecord]:
-        records = [LedgerRecord.from_dict(data) for _, data in self.raw(model) if data]
-        if version is not None:
-            records = [r for r in records if r.version == version]
+        """Every record in order; raises :class:`MalformedRecord` at the first that does not
+        read (decisions must not be taken on a partial history)."""
+        records, problem = self.readable(model, version)
+        if problem is not None:
+            raise problem
         return records
 
     def head(self, model: str) -> LedgerRecord | None:
@@ -67,7 +107,11 @@ class Ledger:
         if not keys:
             return None
         body = self.s3.get_object(Bucket=self.bucket, Key=keys[-1])["Body"].read()
-        return LedgerRecord.from_dict(json.loads(body))
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        return parse_record(keys[-1], data)
 
     def append(
         self,
@@ -116,3 +160,7 @@ class Ledger:
             f"could not append to the {model} ledger after {attempts} attempts: "
             "other writers kept taking the next sequence number"
         )
+
+
+def _of_version(records: list[LedgerRecord], version: int | None) -> list[LedgerRecord]:
+    return records if version is None else [r for r in records if r.version == version]
