@@ -36,6 +36,8 @@ class ModelPackageApprovalTrigger(PollingTrigger):
     """Fires ``approved``, ``rejected`` or (past ``deadline``, epoch seconds) ``timeout`` for
     ``package_arn`` (serialises primitives only)."""
 
+    subject_argument = "package_arn"
+
     def __init__(
         self,
         package_arn: str,
@@ -47,22 +49,6 @@ class ModelPackageApprovalTrigger(PollingTrigger):
         super().__init__(aws_conn_id, poll_interval, deadline, region_name)
         self.package_arn = package_arn
         self._last_status: str | None = None
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__name__}",
-            {
-                "package_arn": self.package_arn,
-                "aws_conn_id": self.aws_conn_id,
-                "poll_interval": self.poll_interval,
-                "region_name": self.region_name,
-                "deadline": self.deadline,
-            },
-        )
-
-    @property
-    def subject(self) -> str:
-        return self.package_arn
 
     async def check(self, client: Any) -> dict[str, Any] | None:
         described = await client.describe_model_package(ModelPackageName=self.package_arn)

@@ -33,6 +33,8 @@ class PipelineExecutionTrigger(PollingTrigger):
     """Fires once ``execution_arn`` has ended, or ``timeout`` past ``deadline`` (epoch
     seconds); serialises primitives only."""
 
+    subject_argument = "execution_arn"
+
     def __init__(
         self,
         execution_arn: str,
@@ -44,22 +46,6 @@ class PipelineExecutionTrigger(PollingTrigger):
         super().__init__(aws_conn_id, poll_interval, deadline, region_name)
         self.execution_arn = execution_arn
         self._last_progress: tuple[str, list[str]] | None = None
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__name__}",
-            {
-                "execution_arn": self.execution_arn,
-                "aws_conn_id": self.aws_conn_id,
-                "poll_interval": self.poll_interval,
-                "region_name": self.region_name,
-                "deadline": self.deadline,
-            },
-        )
-
-    @property
-    def subject(self) -> str:
-        return self.execution_arn
 
     async def check(self, client: Any) -> dict[str, Any] | None:
         described = await client.describe_pipeline_execution(

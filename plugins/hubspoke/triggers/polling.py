@@ -131,10 +131,24 @@ class PollingTrigger(BaseTrigger):
 
     # What a subclass provides.
 
+    subject_argument: str = ""  # the name of the constructor argument that holds the subject
+
     @property
     def subject(self) -> str:
-        """What is waited on, for log lines."""
-        raise NotImplementedError
+        """What is waited on, for log lines (the value of :attr:`subject_argument`)."""
+        return str(getattr(self, self.subject_argument))
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__name__}",
+            {
+                self.subject_argument: self.subject,
+                "aws_conn_id": self.aws_conn_id,
+                "poll_interval": self.poll_interval,
+                "region_name": self.region_name,
+                "deadline": self.deadline,
+            },
+        )
 
     async def check(self, client: Any) -> dict[str, Any] | None:
         """One poll: the event to fire, or None to poll again."""
