@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from airflow.sdk.exceptions import AirflowFailException
 from botocore.exceptions import ClientError
 
 from hubspoke.config import load_config
@@ -535,3 +536,53 @@ def test_a_broken_prod_deployment_rolls_back_and_fails_clearly(
     assert previous_good_version(_ledger(localcloud).records(MODEL.name), "prod")[0] == (
         _version(live_in_prod)
     )
+
+
+def test_a_rejected_production_gate_is_final_and_recorded(
+    localcloud: LocalCloud,
+    dags: dict[str, Any],
+    live_in_prod: str,
+    new_version: Any,
+    capsys: pytest.CaptureFixture[str],
+    approve: Callable[..., None],
+) -> None:
+    from hubspoke.operators.gate import GateRejected
+
+    prod_before = _live_config(localcloud, "prod")
+    arn = new_version("gate-rejected")
+    version = _version(arn)
+    approve(arn, reason="reviewed for the gate scenario")
+    capsys.readouterr()
+
+    run = _promote_with_gate(dags, arn, "Reject")
+
+    states = _states(run)
+    assert str(run.state) == "failed", states
+    assert states["staging.validate"] == "success", states
+    assert states["production_gate"] == "failed", states
+    assert states["record_gate_rejection"] == "success", states
+    assert {states["prod.deploy"], states["promoted"]} == {"upstream_failed"}, states
+    # Final: the failure is not one a retry would put to a person again.
+    assert issubclass(GateRejected, AirflowFailException)
+    assert _raised(capsys.readouterr().out, GateRejected) == [
+        AnyStartingWith("airflow user release-manager rejected the production gate at ")
+    ]
+    assert _live_config(localcloud, "prod") == prod_before  # prod keeps what it served
+    assert _endpoint_configs(localcloud, "prod", version) == []
+    journey = [(r.event, r.environment, r.actor) for r in _of_run(localcloud, run)]
+    assert journey[-1] == ("rejected", "prod", "airflow user release-manager"), journey
+    assert [(e, env) for e, env, _ in journey] == [
+        ("approved", None),
+        ("deployed", "staging"),
+        ("validated", "staging"),
+        ("rejected", "prod"),
+    ], journey
+
+
+class AnyStartingWith(str):
+    """Equal to any string that starts with it (for messages carrying a time)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and other.startswith(str(self))
+
+    __hash__ = str.__hash__

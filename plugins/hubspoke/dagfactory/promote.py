@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param, TaskGroup, TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
@@ -18,6 +17,7 @@ from hubspoke.dagfactory.ledger_tasks import (
 )
 from hubspoke.operators.approval import WaitForApprovalOperator
 from hubspoke.operators.deploy import DeployToSpokeOperator
+from hubspoke.operators.gate import REJECTION_KEY, ProductionGateOperator, responder_name
 
 if TYPE_CHECKING:
     from hubspoke.config import AccountsConfig, ModelConfig
@@ -295,10 +295,7 @@ def promote_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
                 def record_gate(approval: Any, **context: Any) -> None:
                     chooser = "auto (config)"
                     if isinstance(approval, dict):
-                        responder = approval.get("responded_by_user") or {}
-                        chooser = (
-                            f"airflow user {responder.get('name') or responder.get('id') or '?'}"
-                        )
+                        chooser = responder_name(approval)
                     version = context["ti"].xcom_pull(task_ids="resolve")["version"]
                     record_once(
                         accounts,
@@ -310,9 +307,30 @@ def promote_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
                         run_id=context["run_id"],
                     )
 
+                @task(
+                    task_display_name="Record production rejection",
+                    trigger_rule=TriggerRule.ONE_FAILED,
+                )
+                def record_gate_rejection(**context: Any) -> None:
+                    ti = context["ti"]
+                    rejection = ti.xcom_pull(task_ids="production_gate", key=REJECTION_KEY)
+                    if not rejection:
+                        raise AirflowSkipException("the production gate was not rejected")
+                    record_once(
+                        accounts,
+                        model.name,
+                        "rejected",
+                        actor=rejection["by"],
+                        version=ti.xcom_pull(task_ids="resolve")["version"],
+                        environment="prod",
+                        details={"at": rejection["at"], "gate": "production"},
+                        run_id=context["run_id"],
+                    )
+
                 recorded = record_gate(gate.output)
                 previous >> gate
                 gate >> recorded >> deploy
+                gate >> record_gate_rejection()
             else:
                 previous >> deploy
             previous = validated
@@ -336,7 +354,7 @@ def promote_dag(model: ModelConfig, accounts: AccountsConfig) -> DAG:
 
 def _production_gate(model: ModelConfig) -> Any:
     if model.approval.production == "manual":
-        return ApprovalOperator(
+        return ProductionGateOperator(
             task_id="production_gate",
             task_display_name="Production approval",
             subject=GATE_SUBJECT.format(name=model.name),
@@ -346,7 +364,6 @@ def _production_gate(model: ModelConfig) -> Any:
                 agreement=model.validation.min_agreement,
                 p95=model.validation.p95_latency_ms,
             ),
-            fail_on_reject=True,
         )
 
     @task(task_id="production_gate", task_display_name="Production approval (auto)")
