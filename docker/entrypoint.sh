@@ -3,8 +3,9 @@
 #
 # Airflow runs as the hub orchestrator. Locally that identity comes from localcloud: wait until
 # localcloud answers /_localcloud/health, take a session of $HUBSPOKE_ORCHESTRATOR_ARN with
-# `hubspoke localcloud creds`, then hand over to the official image's /entrypoint with the
-# Airflow component (api-server, scheduler, dag-processor, triggerer) as arguments.
+# `hubspoke localcloud creds` (which sends $LOCALCLOUD_CONTROL_TOKEN), then hand over to the
+# official image's /entrypoint with the Airflow component (api-server, scheduler,
+# dag-processor, triggerer) as arguments.
 #
 # On AWS (MWAA) this script is not used: the environment's execution role, which is
 # hubspoke-orchestrator, provides the credentials, and the account connections carry no

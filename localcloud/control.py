@@ -4,11 +4,17 @@
 service its trust policy names had assumed it; ``{"admin": true}`` returns the management
 account's admin key. It is how `hubspoke localcloud creds` works; it exists only locally.
 
-It is not signed (it is where keys come from), so it guards against the two ways a web page
-in a local browser could reach it: a request whose ``Host`` is not a name this machine or its
-containers use (DNS rebinding: a page's own domain made to resolve to 127.0.0.1) is refused
-with 421, and a POST must be ``Content-Type: application/json`` (415 otherwise), which no
-cross-origin page can send without a CORS preflight, and localcloud answers no preflight.
+It is not signed (it is where keys come from). Every request but ``GET health`` must carry
+the server's control token in the ``X-Localcloud-Control-Token`` header (403 otherwise): the
+token is ``LOCALCLOUD_CONTROL_TOKEN`` when set, else made at start; `hubspoke localcloud serve`
+writes it to a file only its user can read, and the clients send it. So another user of the
+machine, or a process that cannot read that file or environment, gets no keys.
+
+It also guards against the two ways a web page in a local browser could reach it: a request
+whose ``Host`` is not a name this machine or its containers use (DNS rebinding: a page's own
+domain made to resolve to 127.0.0.1) is refused with 421, and a POST must be
+``Content-Type: application/json`` (415 otherwise), which no cross-origin page can send
+without a CORS preflight, and localcloud answers no preflight.
 Accepted hosts: loopback names (``localhost``, ``*.localhost``), IP addresses, names without a
 dot (container and service names such as ``localcloud``), the address localcloud is bound to,
 and the names listed, comma-separated, in ``LOCALCLOUD_CONTROL_HOSTS``.
@@ -16,9 +22,11 @@ and the names listed, comma-separated, in ``LOCALCLOUD_CONTROL_HOSTS``.
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
 import os
+import secrets
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -32,6 +40,17 @@ def _json(status: int, payload: dict[str, Any]) -> Response:
 
 
 HOSTS_ENV = "LOCALCLOUD_CONTROL_HOSTS"
+TOKEN_ENV = "LOCALCLOUD_CONTROL_TOKEN"
+TOKEN_HEADER = "X-Localcloud-Control-Token"
+
+
+def control_token_from_environment() -> str:
+    """``$LOCALCLOUD_CONTROL_TOKEN`` if set, else a new random token."""
+    return os.environ.get(TOKEN_ENV, "").strip() or secrets.token_urlsafe(32)
+
+
+def token_matches(given: str, expected: str) -> bool:
+    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _host_name(host: str) -> str:
@@ -87,6 +106,16 @@ class ControlApi:
                 return _json(415, {"error": "the body must be sent as application/json"})
         if path == "health" and method == "GET":
             return _json(200, {"status": "ok", "region": self.cloud.region})
+        if not token_matches(headers.get(TOKEN_HEADER.lower(), ""), self.cloud.control_token):
+            return _json(
+                403,
+                {
+                    "error": f"missing or wrong {TOKEN_HEADER}: the localcloud control token "
+                    f"is ${TOKEN_ENV} if the server was started with it, else in the file "
+                    "`hubspoke localcloud serve` printed at start (localcloud-<port>.token in "
+                    "$HUBSPOKE_STATE or ~/.cache/hubspoke)"
+                },
+            )
         if path == "sessions" and method == "POST":
             return self._session(body)
         if path == "bootstrap" and method == "POST":

@@ -158,7 +158,8 @@ class Gateway:
         self.authorizer = authorizer
         # service name → handler answering what moto must not (returns None to fall through).
         self.handlers = handlers or {}
-        # localcloud's own API under /_localcloud/ (credentials, health): not AWS, unsigned.
+        # localcloud's own API under /_localcloud/ (credentials, health): not AWS, unsigned,
+        # guarded by the server's control token (see localcloud.control).
         self.control = control
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

@@ -22,7 +22,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from localcloud import moto_patches
 from localcloud.alarm_reads import evaluate_before_reads
 from localcloud.authz.enforcer import Enforcer
-from localcloud.control import ControlApi
+from localcloud.control import ControlApi, control_token_from_environment
 from localcloud.credentials import CredentialStore, Session
 from localcloud.directory import Directory
 from localcloud.gateway import AllowAll, Authorizer, Gateway
@@ -75,8 +75,11 @@ class LocalCloud:
         management_account: str = MANAGEMENT_ACCOUNT,
         enforce: bool = True,
         known_accounts: list[str] | None = None,
+        control_token: str | None = None,
     ) -> None:
         moto_patches.apply()
+        # What the control API (/_localcloud/, where keys come from) requires of callers.
+        self.control_token = control_token or control_token_from_environment()
         self.host = host
         self.port = port
         self.region = region

@@ -40,6 +40,10 @@ wait_for() {  # what, seconds, check command...
 }
 
 started=$SECONDS
+# localcloud hands out keys only to callers with this token (made here, never printed); the
+# Airflow components inherit it, as their credential_process asks localcloud for a session.
+LOCALCLOUD_CONTROL_TOKEN="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(32))')"
+export LOCALCLOUD_CONTROL_TOKEN
 start localcloud "$HUBSPOKE" localcloud serve --port "$LOCALCLOUD_PORT"
 wait_for "localcloud on :$LOCALCLOUD_PORT" 90 curl -sf "http://127.0.0.1:$LOCALCLOUD_PORT/_localcloud/health"
 
@@ -103,5 +107,6 @@ wait_for "Airflow on :$AIRFLOW_PORT (api-server, scheduler, dag-processor, trigg
 echo
 echo "Airflow UI:  http://127.0.0.1:$AIRFLOW_PORT   (login admin / admin)"
 echo "Promotions:  http://127.0.0.1:$AIRFLOW_PORT/hubspoke/"
-echo "localcloud:  http://127.0.0.1:$LOCALCLOUD_PORT   (hubspoke localcloud creds --admin)"
+echo "localcloud:  http://127.0.0.1:$LOCALCLOUD_PORT   (hubspoke localcloud creds --admin --endpoint http://127.0.0.1:$LOCALCLOUD_PORT;"
+echo "             its control token is in ${HUBSPOKE_STATE:-$HOME/.cache/hubspoke}/localcloud-$LOCALCLOUD_PORT.token)"
 echo "ready in $((SECONDS - started)) s; logs in $STATE/logs; stop with: make down"

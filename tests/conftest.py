@@ -39,16 +39,26 @@ os.environ.setdefault("HUBSPOKE_PIPELINE_POLL_SECONDS", "2")
 
 @pytest.fixture(scope="session")
 def localcloud() -> Iterator[LocalCloud]:
-    """localcloud on a free port, bootstrapped from infra/ + config/, enforcement on."""
+    """localcloud on a free port, bootstrapped from infra/ + config/, enforcement on.
+
+    Its control token is in ``$LOCALCLOUD_CONTROL_TOKEN`` while it runs, so the CLI (in this
+    process or a subprocess) can take sessions from it as `hubspoke localcloud creds` does."""
     from localcloud.bootstrap import bootstrap
+    from localcloud.control import TOKEN_ENV
     from localcloud.server import LocalCloud
 
+    previous = os.environ.get(TOKEN_ENV)
     cloud = LocalCloud(port=0).start()
+    os.environ[TOKEN_ENV] = cloud.control_token
     try:
         bootstrap(cloud)
         yield cloud
     finally:
         cloud.stop()
+        if previous is None:
+            os.environ.pop(TOKEN_ENV, None)
+        else:
+            os.environ[TOKEN_ENV] = previous
 
 
 @pytest.fixture

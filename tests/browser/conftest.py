@@ -61,6 +61,8 @@ def stack_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
         yield {
             "airflow": f"http://127.0.0.1:{airflow_port}",
             "localcloud": f"http://127.0.0.1:{localcloud_port}",
+            # Where `hubspoke localcloud serve` keeps its control token ($HUBSPOKE_STATE).
+            "state": str(state),
         }
     finally:
         subprocess.run(
@@ -77,6 +79,14 @@ def stack(stack_urls: dict[str, str]) -> str:
 @pytest.fixture(scope="session")
 def localcloud_url(stack_urls: dict[str, str]) -> str:
     return stack_urls["localcloud"]
+
+
+@pytest.fixture(scope="session")
+def localcloud_cli_env(stack_urls: dict[str, str]) -> dict[str, str]:
+    """The environment in which `hubspoke localcloud creds` finds the stack's control token
+    as a user's shell would: in the file `serve` wrote, not in the environment."""
+    env = {k: v for k, v in os.environ.items() if k != "LOCALCLOUD_CONTROL_TOKEN"}
+    return {**env, "HUBSPOKE_STATE": stack_urls["state"]}
 
 
 @pytest.fixture

@@ -66,24 +66,31 @@ class Airflow:
         raise AssertionError(f"{dag_id} run {run_id} not finished after {seconds:.0f} s")
 
 
-def _hubspoke(*args: str) -> str:
+def _hubspoke(*args: str, env: dict[str, str]) -> str:
     done = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "hubspoke"), *args],
         capture_output=True,
         text=True,
+        env=env,
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-def _upload_dev_data(endpoint: str) -> None:
+def _upload_dev_data(endpoint: str, env: dict[str, str]) -> None:
     """The data set into the dev bucket, with a dev-account role's credentials."""
     from pipelines.breast_cancer.dataset import export_dataset
 
     creds = json.loads(
         _hubspoke(
-            "localcloud", "creds", ACCOUNTS.deployer_arn("dev"), "--endpoint", endpoint, "--json"
+            "localcloud",
+            "creds",
+            ACCOUNTS.deployer_arn("dev"),
+            "--endpoint",
+            endpoint,
+            "--json",
+            env=env,
         )
     )
     s3 = boto3.client(
@@ -99,14 +106,14 @@ def _upload_dev_data(endpoint: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def approved_version(stack: str, localcloud_url: str) -> int:
+def approved_version(stack: str, localcloud_url: str, localcloud_cli_env: dict[str, str]) -> int:
     """A version trained by the retrain DAG's scheduled run and approved in the registry."""
     airflow = Airflow(stack)
     deadline = time.monotonic() + 90
     while {d["dag_id"] for d in airflow.call("GET", "/api/v2/dags")["dags"]} < {RETRAIN, PROMOTE}:
         assert time.monotonic() < deadline, "the DAGs never appeared"
         time.sleep(2)
-    _upload_dev_data(localcloud_url)
+    _upload_dev_data(localcloud_url, localcloud_cli_env)
     for dag_id in (RETRAIN, PROMOTE):
         airflow.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
     # Unpausing starts the latest scheduled interval (catchup is off): one retraining.
@@ -127,6 +134,7 @@ def approved_version(stack: str, localcloud_url: str) -> int:
         "metrics reviewed",
         "--endpoint",
         localcloud_url,
+        env=localcloud_cli_env,
     )
     return int(registered["version"])
 

@@ -2,8 +2,9 @@
 
 On AWS the ambient credentials (profile, SSO, instance role) assume the role with STS. With
 ``--endpoint`` (or ``$HUBSPOKE_ENDPOINT_URL``) the CLI talks to localcloud and obtains the
-role's session from it, as a person holding that role would on AWS. Either way the caller
-gets a boto3 session and the endpoint to use; nothing else in the CLI differs.
+role's session from it (sending localcloud's control token, as `hubspoke localcloud creds`
+does), as a person holding that role would on AWS. Either way the caller gets a boto3 session
+and the endpoint to use; nothing else in the CLI differs.
 """
 
 from __future__ import annotations
@@ -41,10 +42,7 @@ def role_session(role_arn: str, endpoint: str | None, *, region: str, name: str)
     if endpoint:
         from hubspoke.cli.localcloud_cmd import _post_json
 
-        issued = _post_json(
-            f"{endpoint.rstrip('/')}/_localcloud/sessions",
-            {"role_arn": role_arn, "session_name": name},
-        )
+        issued = _post_json(endpoint, "sessions", {"role_arn": role_arn, "session_name": name})
         session = boto3.Session(
             aws_access_key_id=issued["AccessKeyId"],
             aws_secret_access_key=issued["SecretAccessKey"],

@@ -1,7 +1,8 @@
 """What moto acts on is what the gateway authorized: moto's own API is unreachable, S3 is
 path-style only and DeleteObjects is checked per object, signatures bind the body and the
-time, KMS ciphertexts are checked on their key, and the unsigned control API refuses what a
-web page could send. Over HTTP, as the bootstrapped roles and account roots."""
+time, KMS ciphertexts are checked on their key, and the unsigned control API wants the
+server's control token and refuses what a web page could send. Over HTTP, as the bootstrapped
+roles and account roots."""
 
 from __future__ import annotations
 
@@ -10,9 +11,16 @@ import datetime
 import hashlib
 import http.client
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 import urllib.parse
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -621,10 +629,14 @@ def test_a_wrong_session_token_is_refused_like_an_unknown_key(localcloud: LocalC
 # ---------------------------------------------------------------------- control API
 
 
+def _control_headers(cloud: LocalCloud) -> dict[str, str]:
+    return {"Content-Type": "application/json", "X-Localcloud-Control-Token": cloud.control_token}
+
+
 def test_control_api_refuses_foreign_hosts(localcloud: LocalCloud) -> None:
     url = f"{localcloud.url}/_localcloud/sessions"
     payload = json.dumps({"admin": True})
-    json_type = {"Content-Type": "application/json"}
+    json_type = _control_headers(localcloud)
     for host in ("evil.example.com", f"evil.example.com:{localcloud.port}", "127.0.0.1.nip.io"):
         answer = requests.post(url, data=payload, headers={**json_type, "Host": host})
         assert answer.status_code == 421
@@ -660,3 +672,137 @@ def test_control_api_extra_hosts_come_from_the_environment(
     assert requests.get(url, headers={"Host": "localcloud.internal:4599"}).status_code == 421
     monkeypatch.setenv("LOCALCLOUD_CONTROL_HOSTS", "other.example, localcloud.internal")
     assert requests.get(url, headers={"Host": "localcloud.internal:4599"}).status_code == 200
+
+
+def test_control_api_wants_the_control_token(localcloud: LocalCloud) -> None:
+    base = f"{localcloud.url}/_localcloud"
+    admin = json.dumps({"admin": True})
+    role = json.dumps({"role_arn": ORCHESTRATOR})
+    json_type = {"Content-Type": "application/json"}
+    for headers in (
+        json_type,
+        {**json_type, "X-Localcloud-Control-Token": ""},
+        {**json_type, "X-Localcloud-Control-Token": "wrong"},
+        {**json_type, "X-Localcloud-Control-Token": localcloud.control_token + "x"},
+        {**json_type, "Authorization": f"Bearer {localcloud.control_token}"},
+    ):
+        for path, payload in (("sessions", admin), ("sessions", role), ("bootstrap", "{}")):
+            answer = requests.post(f"{base}/{path}", data=payload, headers=headers, timeout=30)
+            assert answer.status_code == 403, (path, headers)
+            assert "AccessKeyId" not in answer.text
+            error = answer.json()["error"]
+            assert "X-Localcloud-Control-Token" in error
+            assert "LOCALCLOUD_CONTROL_TOKEN" in error
+            assert "localcloud-<port>.token" in error
+        assert requests.get(f"{base}/nope", headers=headers, timeout=30).status_code == 403
+    right = _control_headers(localcloud)
+    for payload in (admin, role):
+        answer = requests.post(f"{base}/sessions", data=payload, headers=right, timeout=30)
+        assert answer.status_code == 200
+        assert answer.json()["AccessKeyId"]
+    assert requests.get(f"{base}/nope", headers=right, timeout=30).status_code == 404
+    # Health needs no token: compose and `make up` poll it before they have one.
+    health = requests.get(f"{base}/health", timeout=30)
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok"
+
+
+def test_the_control_token_comes_from_the_environment_or_is_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LOCALCLOUD_CONTROL_TOKEN", "given-token")
+    assert LocalCloud(port=0).control_token == "given-token"
+    monkeypatch.delenv("LOCALCLOUD_CONTROL_TOKEN")
+    made = {LocalCloud(port=0).control_token for _ in range(2)}
+    assert len(made) == 2
+    assert all(len(token) >= 40 for token in made)
+
+
+# --------------------------------------------------- `hubspoke localcloud serve` and its token
+
+HUBSPOKE = str(Path(sys.executable).with_name("hubspoke"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _creds(env: dict[str, str], port: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            HUBSPOKE,
+            "localcloud",
+            "creds",
+            "--admin",
+            "--json",
+            "--endpoint",
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def test_serve_keeps_its_token_in_a_private_file_while_it_runs(tmp_path: Path) -> None:
+    port = _free_port()
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if k != "LOCALCLOUD_CONTROL_TOKEN"}
+    env["HUBSPOKE_STATE"] = str(state)
+    log = (tmp_path / "serve.log").open("w")
+    server = subprocess.Popen(
+        [HUBSPOKE, "localcloud", "serve", "--port", str(port), "--no-bootstrap"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
+    token_file = state / f"localcloud-{port}.token"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/_localcloud/health", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert server.poll() is None, (tmp_path / "serve.log").read_text()
+                assert time.monotonic() < deadline, "localcloud serve never became healthy"
+                time.sleep(0.5)
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        token = token_file.read_text().strip()
+        assert len(token) >= 40
+        assert str(token_file) in (tmp_path / "serve.log").read_text()
+        assert token not in (tmp_path / "serve.log").read_text()
+
+        from_file = _creds(env, port)
+        assert from_file.returncode == 0, from_file.stderr
+        assert json.loads(from_file.stdout)["AccessKeyId"]
+        from_env = _creds(
+            {
+                **env,
+                "HUBSPOKE_STATE": str(tmp_path / "elsewhere"),
+                "LOCALCLOUD_CONTROL_TOKEN": token,
+            },
+            port,
+        )
+        assert from_env.returncode == 0, from_env.stderr
+        assert json.loads(from_env.stdout)["AccessKeyId"]
+        wrong = _creds({**env, "LOCALCLOUD_CONTROL_TOKEN": "wrong"}, port)
+        assert wrong.returncode != 0
+        assert "AccessKeyId" not in wrong.stdout
+        neither = _creds({**env, "HUBSPOKE_STATE": str(tmp_path / "elsewhere")}, port)
+        assert neither.returncode != 0
+        assert neither.stdout == ""
+        assert neither.stderr.count("\n") == 1, neither.stderr
+        assert "LOCALCLOUD_CONTROL_TOKEN" in neither.stderr
+        assert str(tmp_path / "elsewhere" / f"localcloud-{port}.token") in neither.stderr
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+        log.close()
+    assert server.returncode == 0, (tmp_path / "serve.log").read_text()
+    assert not token_file.exists()
+    assert "localcloud stopped" in (tmp_path / "serve.log").read_text()

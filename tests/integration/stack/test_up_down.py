@@ -33,6 +33,16 @@ def _get(url: str, token: str | None = None) -> dict:  # type: ignore[type-arg]
         return json.load(response)  # type: ignore[no-any-return]
 
 
+def _post_json(url: str, payload: dict, headers: dict[str, str]) -> dict:  # type: ignore[type-arg]
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", **headers},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)  # type: ignore[no-any-return]
+
+
 def _running(group: int) -> list[str]:
     """Members of process group `group` that are not zombies, as "pid state command".
 
@@ -94,6 +104,20 @@ def test_up_then_down(tmp_path: Path) -> None:
         with pytest.raises(urllib.error.HTTPError) as refused:
             _get(f"{base}/hubspoke/api/board")
         assert refused.value.code == 401
+        # localcloud gives keys only for the stack's control token, which `make up` made and
+        # never prints; `serve` keeps it in a file only this user can read.
+        token_file = tmp_path / "state" / f"localcloud-{localcloud_port}.token"
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        control = token_file.read_text().strip()
+        assert len(control) >= 40
+        logs = [log.read_text() for log in (tmp_path / "state" / "logs").glob("*.log")]
+        assert all(control not in text for text in [up.stdout, up.stderr, *logs])
+        sessions = f"http://127.0.0.1:{localcloud_port}/_localcloud/sessions"
+        with pytest.raises(urllib.error.HTTPError) as no_token:
+            _post_json(sessions, {"admin": True}, {})
+        assert no_token.value.code == 403
+        admin = _post_json(sessions, {"admin": True}, {"X-Localcloud-Control-Token": control})
+        assert admin["AccessKeyId"]
     finally:
         down = subprocess.run(
             ["bash", "scripts/down.sh"],
@@ -107,3 +131,4 @@ def test_up_then_down(tmp_path: Path) -> None:
     time.sleep(1)
     assert {pid: _running(pid) for pid in pids if _running(pid)} == {}, down.stdout
     assert list((tmp_path / "state" / "pids").glob("*.pid")) == []
+    assert list((tmp_path / "state").glob("localcloud-*.token")) == []

@@ -135,6 +135,16 @@ def test_airflow_runs_as_the_hub_orchestrator_from_localcloud(compose: dict[str,
         assert service["depends_on"]["localcloud"]["condition"] == "service_healthy", name
 
 
+def test_localcloud_and_airflow_share_a_required_control_token(compose: dict[str, Any]) -> None:
+    # Compose refuses to start without it (`${VAR:?message}`), as for AIRFLOW_JWT_SECRET.
+    required = re.compile(r"^\$\{LOCALCLOUD_CONTROL_TOKEN:\?[^}]+\}$")
+    for name in AIRFLOW_SERVICES | {"localcloud"}:
+        env = compose["services"][name]["environment"]
+        assert required.match(env["LOCALCLOUD_CONTROL_TOKEN"]), name
+    jwt = compose["services"]["airflow-apiserver"]["environment"]["AIRFLOW__API_AUTH__JWT_SECRET"]
+    assert jwt.startswith("${AIRFLOW_JWT_SECRET:?")
+
+
 def test_docker_requirements_match_the_lock(uv_command: list[str]) -> None:
     exported = subprocess.run(
         [*uv_command, *EXPORT], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120
