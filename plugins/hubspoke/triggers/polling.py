@@ -10,6 +10,7 @@ connection). Any other error is raised as before.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import os
 import random
@@ -150,12 +151,13 @@ class PollingTrigger(BaseTrigger):
             },
         )
 
+    @abc.abstractmethod
     async def check(self, client: Any) -> dict[str, Any] | None:
         """One poll: the event to fire, or None to poll again."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def timeout_event(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The event fired once ``deadline`` has passed."""
 
     # The loop.
 
