@@ -13,7 +13,7 @@ import io
 import logging
 import posixpath
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, unquote, unquote_plus
 
@@ -264,7 +264,7 @@ class Gateway:
         except rpcv2_cbor.MalformedRequest as exc:
             return self._error(start_response, service, protocol, exc.status, exc.code, exc.message)
         try:
-            denial = self._authorize(session, request)
+            denial = self.authorizer.authorize(session, request)
         except s3_rules.UnsupportedRequest as exc:
             return self._error(
                 start_response,
@@ -320,28 +320,6 @@ class Gateway:
         # moto has applied the change by now: let the authorizer see policies as they are.
         self.authorizer.after(session, request)
         return response
-
-    def _authorize(self, session: Session, request: AwsRequest) -> Denial | None:
-        """The authorizer's answer; S3's DeleteObjects is authorized per object of its body,
-        as the DeleteObject (DeleteObjectVersion) each one is."""
-        if request.service == "s3" and request.method == "POST":
-            bucket, key = s3_rules.bucket_and_key(request.path)
-            query = {unquote_plus(k) for k, _ in request.query_pairs}
-            if bucket and not key and "delete" in query:
-                for obj_key, version in s3_rules.delete_objects_targets(request.body):
-                    pairs = [("versionId", quote(version, safe=""))] if version is not None else []
-                    single = replace(
-                        request,
-                        method="DELETE",
-                        path=s3_rules.object_path(bucket, obj_key),
-                        query_pairs=pairs,
-                        body=b"",
-                    )
-                    denial = self.authorizer.authorize(session, single)
-                    if denial is not None:
-                        return denial
-                return None
-        return self.authorizer.authorize(session, request)
 
     def _backend_for(
         self, environ: dict[str, Any], signed: SignedRequest, service: str

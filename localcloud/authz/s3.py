@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, unquote, unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 from localcloud.authz.checks import Check
 
@@ -185,11 +185,6 @@ def delete_objects_targets(body: bytes) -> list[tuple[str, str | None]]:
     return targets
 
 
-def object_path(bucket: str, key: str) -> str:
-    """The raw path of ``key`` in ``bucket`` (the inverse of :func:`bucket_and_key`)."""
-    return f"/{bucket}/{quote(key, safe='/')}"
-
-
 def s3_checks(
     method: str,
     path: str,
@@ -197,6 +192,7 @@ def s3_checks(
     headers: dict[str, str],
     bucket_kms_key: KmsKeyOf | None = None,
     region: str = "us-east-1",
+    body: bytes = b"",
 ) -> list[Check]:
     bucket, key = bucket_and_key(path)
     method = method.upper()
@@ -206,7 +202,7 @@ def s3_checks(
         return [Check("s3:ListAllMyBuckets", "*")]
     bucket_arn = f"arn:aws:s3:::{bucket}"
     if not key:
-        return _bucket_checks(method, bucket_arn, query)
+        return _bucket_checks(method, bucket_arn, query, body)
     object_arn = f"{bucket_arn}/{key}"
     checks: list[Check] = []
     kms_action: str | None = None
@@ -280,7 +276,7 @@ def _object_action(method: str, query: dict[str, str]) -> str:
     return action
 
 
-def _bucket_checks(method: str, bucket_arn: str, query: dict[str, str]) -> list[Check]:
+def _bucket_checks(method: str, bucket_arn: str, query: dict[str, str], body: bytes) -> list[Check]:
     for name, (get, put, delete) in _BUCKET_SUBRESOURCES.items():
         if name in query:
             action = {"GET": get, "HEAD": get, "PUT": put, "DELETE": delete}.get(method)
@@ -288,9 +284,12 @@ def _bucket_checks(method: str, bucket_arn: str, query: dict[str, str]) -> list[
                 raise _unsupported(method, f"a bucket's ?{name}")
             return [Check(f"s3:{action}", bucket_arn)]
     if method == "POST" and "delete" in query:
-        # DeleteObjects: the gateway checks each object of the body as its own DeleteObject
-        # (or DeleteObjectVersion); this is what remains when the body is not at hand.
-        return [Check("s3:DeleteObject", f"{bucket_arn}/*")]
+        # DeleteObjects: each object of the body is authorized as its own DeleteObject (or
+        # DeleteObjectVersion), so a Deny on some keys holds for batch deletes too.
+        return [
+            Check("s3:DeleteObjectVersion" if version else "s3:DeleteObject", f"{bucket_arn}/{key}")
+            for key, version in delete_objects_targets(body)
+        ]
     unknown = set(query) - _LIST_PARAMETERS
     if unknown:
         raise _unsupported(method, f"a bucket with ?{sorted(unknown)[0]}")

@@ -32,7 +32,13 @@ def checks_for(
     if service == "s3":
         query = {k: v for k, v in request.query_pairs}
         return s3_checks(
-            request.method, request.path, query, request.headers, bucket_kms_key, target.region
+            request.method,
+            request.path,
+            query,
+            request.headers,
+            bucket_kms_key,
+            target.region,
+            request.body,
         )
     if service == "sagemaker-runtime":
         return runtime_checks(request.path, target)

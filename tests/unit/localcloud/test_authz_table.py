@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from localcloud.authz.checks import Check, Target
-from localcloud.authz.s3 import s3_checks
+from localcloud.authz.s3 import UnsupportedRequest, s3_checks
 from localcloud.authz.sagemaker import runtime_checks, sagemaker_checks
 from localcloud.authz.services import events_checks, kms_checks, sqs_checks, sts_checks
 
@@ -34,11 +34,24 @@ HUB_PACKAGE = "arn:aws:sagemaker:us-east-1:111111111111:model-package/breast-can
         ("HEAD", "/b-1/k", {}, Check("s3:GetObject", "arn:aws:s3:::b-1/k")),
         ("PUT", "/b-1/ledger/1.json", {}, Check("s3:PutObject", "arn:aws:s3:::b-1/ledger/1.json")),
         ("DELETE", "/b-1/k", {}, Check("s3:DeleteObject", "arn:aws:s3:::b-1/k")),
-        ("POST", "/b-1", {"delete": ""}, Check("s3:DeleteObject", "arn:aws:s3:::b-1/*")),
     ],
 )
 def test_s3_operations(method: str, path: str, query: dict[str, str], expected: Check) -> None:
     assert s3_checks(method, path, query, {}) == [expected]
+
+
+def test_s3_delete_objects_is_checked_per_object_of_its_body() -> None:
+    body = (
+        b"<Delete><Object><Key>models/a</Key></Object>"
+        b"<Object><Key>ledger/1.json</Key><VersionId>v1</VersionId></Object></Delete>"
+    )
+    assert s3_checks("POST", "/b-1", {"delete": ""}, {}, body=body) == [
+        Check("s3:DeleteObject", "arn:aws:s3:::b-1/models/a"),
+        Check("s3:DeleteObjectVersion", "arn:aws:s3:::b-1/ledger/1.json"),
+    ]
+    with pytest.raises(UnsupportedRequest) as unreadable:
+        s3_checks("POST", "/b-1", {"delete": ""}, {}, body=b"<Delete>")
+    assert unreadable.value.code == "MalformedXML"
 
 
 def test_s3_prefix_condition_key_is_decoded() -> None:
